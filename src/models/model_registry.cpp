@@ -1,0 +1,92 @@
+#include "emovec/model_registry.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "emovec/error.h"
+
+namespace emovec {
+namespace detail {
+extern const char* const kShippedModelsJson;
+}
+
+namespace {
+
+std::vector<ShippedModel> parse_registry() {
+  const auto root = nlohmann::json::parse(detail::kShippedModelsJson);
+  std::vector<ShippedModel> models;
+  for (const auto& entry : root.at("models")) {
+    ShippedModel m;
+    m.name = entry.at("name").get<std::string>();
+    m.family = entry.at("family").get<std::string>();
+    m.format = entry.at("format").get<std::string>();
+    m.path = entry.at("path").get<std::string>();
+    m.description = entry.value("description", "");
+    m.license = entry.value("license", "");
+    m.sha256 = entry.value("sha256", "");
+    m.size = entry.value("size", uint64_t{0});
+    m.is_default = entry.value("default", false);
+    m.chat = entry.value("chat", false);
+    for (const auto& part : entry.at("parts")) {
+      m.parts.push_back({part.at("package").get<std::string>(), part.value("member", ""),
+                         part.value("member_dir", "")});
+    }
+    models.push_back(std::move(m));
+  }
+  return models;
+}
+
+}  // namespace
+
+const std::vector<ShippedModel>& shipped_models() {
+  static const std::vector<ShippedModel> models = parse_registry();
+  return models;
+}
+
+const ShippedModel& shipped_model(std::string_view name) {
+  for (const auto& m : shipped_models()) {
+    if (m.name == name) return m;
+  }
+  std::string known;
+  for (const auto& m : shipped_models()) known += (known.empty() ? "" : ", ") + m.name;
+  throw Error("unknown model name '" + std::string(name) + "' (shipped models: " + known + ")");
+}
+
+const ShippedModel& default_model() {
+  for (const auto& m : shipped_models()) {
+    if (m.is_default) return m;
+  }
+  return shipped_models().front();
+}
+
+std::string models_dir() {
+  if (const char* dir = std::getenv("EMOVEC_MODELS_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.cache/emovec/models";
+}
+
+std::string model_location(const ShippedModel& model) { return models_dir() + "/" + model.path; }
+
+bool is_fetched(const ShippedModel& model) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path location = model_location(model);
+  if (model.format == "gguf") {
+    return fs::is_regular_file(location, ec) && fs::file_size(location, ec) == model.size;
+  }
+  return fs::is_regular_file(location / "config.json", ec);
+}
+
+std::string resolve_model_argument(const std::string& argument) {
+  for (const auto& m : shipped_models()) {
+    if (m.name == argument) return model_location(m);
+  }
+  return argument;
+}
+
+}  // namespace emovec

@@ -1,0 +1,35 @@
+#include "support/test_support.h"
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "emovec/model_registry.h"
+
+namespace emovec::testing {
+
+std::string model_path(const std::string& registry_name) {
+  const ShippedModel& model = shipped_model(registry_name);
+  const std::string location = model_location(model);
+  if (!is_fetched(model)) {
+    throw std::runtime_error("model '" + registry_name + "' is not in " + models_dir() +
+                             ": run scripts/setup.sh (it fetches every shipped model)");
+  }
+  return location;
+}
+
+std::string golden_path(const std::string& name) {
+  return std::string(EMOVEC_SOURCE_DIR) + "/tests/golden/" + name;
+}
+
+std::string data_path(const std::string& name) {
+  return std::string(EMOVEC_SOURCE_DIR) + "/tests/data/" + name;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace emovec::testing

@@ -1,0 +1,22 @@
+// Helpers shared by the tests: where the shipped models and golden files are.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace emovec::testing {
+
+// Path of a shipped model (by its registry name, e.g. "smollm2-135m-instruct"), fetched by the
+// set-up. Fails the calling test (via a thrown std::runtime_error) when it is missing, since the
+// set-up is meant to have fetched every shipped model.
+std::string model_path(const std::string& registry_name);
+
+// tests/golden/<name>
+std::string golden_path(const std::string& name);
+nlohmann::json read_json(const std::string& path);
+
+// tests/data/<name>
+std::string data_path(const std::string& name);
+
+}  // namespace emovec::testing

@@ -1,0 +1,117 @@
+// `emovec inspect --json` and `emovec models --json` against what the reference readers (gguf,
+// safetensors) say of each shipped model (tests/golden/inspect_<name>.json).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "emovec/model_registry.h"
+#include "support/test_support.h"
+
+namespace emovec {
+namespace {
+
+struct CommandResult {
+  int status;
+  std::string output;
+};
+
+CommandResult run(const std::string& args) {
+  const std::string command = std::string(EMOVEC_CLI) + " " + args + " 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) throw std::runtime_error("cannot run " + command);
+  std::string out;
+  std::array<char, 65536> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe.get())) > 0) out.append(buf.data(), n);
+  const int status = pclose(pipe.release());
+  return {WEXITSTATUS(status), out};
+}
+
+nlohmann::json run_json(const std::string& args) {
+  const CommandResult r = run(args);
+  EXPECT_EQ(r.status, 0) << r.output;
+  return nlohmann::json::parse(r.output);
+}
+
+void expect_metadata_matches(const nlohmann::json& golden, const nlohmann::json& summary) {
+  for (const auto& [key, fact] : golden.items()) {
+    ASSERT_TRUE(summary.contains(key)) << "metadata key " << key << " missing";
+    const nlohmann::json& got = summary[key];
+    if (fact.contains("value")) {
+      EXPECT_EQ(got, fact["value"]) << key;
+    } else if (fact.contains("float")) {
+      const double want = fact["float"].get<double>();
+      EXPECT_EQ(static_cast<float>(got.get<double>()), static_cast<float>(want)) << key;
+    } else {
+      const auto length = fact["array_length"].get<size_t>();
+      const size_t got_length = got.is_array() ? got.size() : got.at("length").get<size_t>();
+      EXPECT_EQ(got_length, length) << key;
+    }
+  }
+}
+
+class InspectShippedModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(InspectShippedModel, MatchesReferenceReaders) {
+  const std::string name = GetParam();
+  const nlohmann::json golden = testing::read_json(testing::golden_path("inspect_" + name + ".json"));
+  const nlohmann::json got = run_json("inspect --json " + testing::model_path(name));
+
+  EXPECT_EQ(got["format"], golden["format"]);
+  const auto& want_tensors = golden["tensors"];
+  const auto& got_tensors = got["tensors"];
+  ASSERT_EQ(got_tensors.size(), want_tensors.size());
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& t : got_tensors) by_name[t["name"].get<std::string>()] = t;
+  for (const auto& want : want_tensors) {
+    const std::string tensor_name = want["name"];
+    ASSERT_TRUE(by_name.count(tensor_name)) << tensor_name;
+    const auto& t = by_name[tensor_name];
+    EXPECT_EQ(t["type"], want["type"]) << tensor_name;
+    EXPECT_EQ(t["shape"], want["shape"]) << tensor_name;
+    EXPECT_EQ(t["bytes"], want["bytes"]) << tensor_name;
+  }
+  if (golden["format"] == "gguf") {
+    expect_metadata_matches(golden["metadata"], got["metadata"]);
+  } else {
+    EXPECT_EQ(got["metadata"], golden["config"]);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllShipped, InspectShippedModel,
+                         ::testing::Values("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct",
+                                           "qwen2.5-coder-1.5b-instruct", "gemma-3-270m",
+                                           "all-minilm-l6-v2"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& c : s) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return s;
+                         });
+
+TEST(CliModels, ListsEveryShippedModelAsFetched) {
+  const nlohmann::json got = run_json("models --json");
+  ASSERT_EQ(got.size(), shipped_models().size());
+  for (const auto& m : got) {
+    EXPECT_TRUE(m["fetched"].get<bool>()) << m["name"];
+  }
+}
+
+TEST(CliErrors, BadModelPathIsAClearError) {
+  const CommandResult r = run("inspect /nonexistent/model.gguf");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("/nonexistent/model.gguf"), std::string::npos) << r.output;
+}
+
+TEST(CliErrors, ModelWithoutTemplateSaysSo) {
+  const CommandResult r = run("template " + testing::model_path("gemma-3-270m") + " --user hi");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("no chat template"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace emovec

@@ -1,0 +1,13 @@
+// The emovec command line: each subcommand registers itself on the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace emovec::cli {
+
+void register_models_command(CLI::App& app);
+void register_inspect_command(CLI::App& app);
+void register_tokenize_command(CLI::App& app);
+void register_template_command(CLI::App& app);
+
+}  // namespace emovec::cli
