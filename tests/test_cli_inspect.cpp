@@ -85,8 +85,8 @@ INSTANTIATE_TEST_SUITE_P(AllShipped, InspectShippedModel,
                          ::testing::Values("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct",
                                            "qwen2.5-coder-1.5b-instruct", "gemma-3-270m",
                                            "all-minilm-l6-v2"),
-                         [](const auto& info) {
-                           std::string s = info.param;
+                         [](const auto& param_info) {
+                           std::string s = param_info.param;
                            for (char& c : s) {
                              if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            }

@@ -75,4 +75,7 @@ class ModelFile {
 // Opens a GGUF file or a Hugging Face model folder (or a config.json / .safetensors inside one).
 std::unique_ptr<ModelFile> open_model_file(const std::string& path);
 
+// A ModelFile over an already parsed GGUF file (e.g. one read with GgufFile::from_bytes).
+std::unique_ptr<ModelFile> model_file_from_gguf(GgufFile file);
+
 }  // namespace emovec
