@@ -1,6 +1,7 @@
 // libFuzzer target: arbitrary bytes as a chat template source, parsed and rendered against a
 // fixed conversation (with tool calls and tools). Only emovec::Error may escape the library;
-// anything else (crash, sanitizer report, other exception, hang) is a finding.
+// anything else (crash, sanitizer report, other exception, hang) is a finding. Jinja tokens for
+// -dict= are in fuzz/chat_template.dict; seeds (real templates) in fuzz/corpus/chat_template/.
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -62,10 +63,25 @@ std::string check_syntax_error(const std::string& what, const ordered_json& expe
   return what.find(message) != std::string::npos ? "" : "'" + what + "' lacks '" + message + "'";
 }
 
-std::string check_case(const ChatTemplate& tmpl, const ordered_json& c) {
+const ordered_json& conversation(const std::string& name) {
+  for (const ordered_json& c : golden()["conversations"]) {
+    if (c["name"] == name) return c;
+  }
+  throw std::runtime_error("golden conversation " + name + " is missing");
+}
+
+// The template's variables (special tokens) updated by the conversation's extra ones.
+ordered_json case_variables(const ordered_json& entry, const ordered_json& conv) {
+  ordered_json vars = entry["variables"];
+  for (const auto& [key, value] : conv["extra"].items()) vars[key] = value;
+  return vars;
+}
+
+std::string check_case(const ChatTemplate& tmpl, const ordered_json& entry, const ordered_json& c) {
+  const ordered_json& conv = conversation(c["conversation"].get<std::string>());
   try {
-    const std::string out =
-        tmpl.render_json(c["messages"], c["add_generation_prompt"].get<bool>(), c["extra"]);
+    const std::string out = tmpl.render_json(
+        conv["messages"], c["add_generation_prompt"].get<bool>(), case_variables(entry, conv));
     if (c.contains("error"))
       return "rendered, but the reference raised: " + c["error"].get<std::string>();
     const std::string want = c["expected"].get<std::string>();
@@ -87,9 +103,11 @@ void run_template_entries(const std::string& source_prefix, size_t& checked) {
     std::unique_ptr<ChatTemplate> tmpl;
     ASSERT_NO_THROW(tmpl = std::make_unique<ChatTemplate>(entry["template"].get<std::string>()));
     for (const ordered_json& c : entry["cases"]) {
-      const std::string problem = check_case(*tmpl, c);
+      const std::string problem = check_case(*tmpl, entry, c);
       EXPECT_EQ(problem, "") << entry["name"].get<std::string>() << " / "
-                             << c["name"].get<std::string>();
+                             << c["conversation"].get<std::string>()
+                             << (c["add_generation_prompt"].get<bool>() ? " (generation prompt)"
+                                                                        : "");
       ++checked;
     }
   }
@@ -276,6 +294,20 @@ TEST(chat_template_parse, ErrorsNameLineAndColumn) {
   EXPECT_EQ(parse_error("{% include 'x' %}"),
             "chat template syntax error at line 1, column 4: the 'include' tag is not supported in "
             "chat templates");
+}
+
+TEST(chat_template_parse, FuzzSeedsAreValidTemplates) {
+  namespace fs = std::filesystem;
+  size_t seeds = 0;
+  for (const auto& entry :
+       fs::directory_iterator(fs::path(EMOVEC_SOURCE_DIR) / "fuzz/corpus/chat_template")) {
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_NO_THROW(ChatTemplate{text.str()}) << entry.path();
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 10u);
 }
 
 // ---- limits ----------------------------------------------------------------------------------

@@ -161,6 +161,12 @@ TEST(ModelFile, ShardedHuggingFaceFolder) {
   EXPECT_EQ(c.head_dim, 4);
   EXPECT_EQ(c.sliding_window, 0);
   EXPECT_EQ(c.norm_eps, 1e-6);
+  dir.write("config.json",
+            R"({"model_type":"qwen2","sliding_window":4096,"use_sliding_window":false})");
+  EXPECT_EQ(open_model_file(dir.path().string())->config().sliding_window, 0);
+  dir.write("config.json",
+            R"({"model_type":"qwen2","sliding_window":4096,"use_sliding_window":true})");
+  EXPECT_EQ(open_model_file(dir.path().string())->config().sliding_window, 4096);
 
   // A template kept in its own file, as newer transformers save it.
   dir.write("tokenizer_config.json", "{}");

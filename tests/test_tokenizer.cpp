@@ -80,6 +80,7 @@ TEST(Tokenizer, JsonLoaderNamesTheProblem) {
   expect_error("{", "not valid JSON");
   expect_error("[]", "top level");
   expect_error(R"({"normalizer": null})", "no \"model\"");
+  expect_error(R"({"model": {"type": "BPE", "merges": []}})", "no \"vocab\"");
   expect_error(minimal_bpe("{}", "[]"), "vocab is empty");
   expect_error(minimal_bpe(R"({"a": 0, "b": 1})", R"(["a c"])"), "'c'");
   expect_error(minimal_bpe(R"({"a": 0, "b": 1})", R"(["a b"])"), "'ab'");
@@ -301,7 +302,11 @@ TEST(Tokenizer, GgufLoaderNamesTheProblem) {
   none.set("general.architecture", GgufValue::string("llama"));
   expect_gguf_error(none, "carries no tokenizer");
 
-  GgufWriter w = byte_level_gguf();
+  GgufWriter w;
+  w.set("tokenizer.ggml.model", GgufValue::string("gpt2"));
+  expect_gguf_error(w, "tokenizer.ggml.tokens is missing");
+
+  w = byte_level_gguf();
   w.set("tokenizer.ggml.tokens", strings({}));
   expect_gguf_error(w, "empty");
 

@@ -15,7 +15,7 @@ namespace emovec {
 struct SafetensorsTensor {
   std::string name;
   std::string dtype;           // as written in the file: "F32", "F16", "BF16", ...
-  TensorType type;             // F32, F16 or BF16 (other dtypes are refused at open)
+  TensorType type;             // F32, F16, BF16, F64, I8, I16, I32 or I64 (others refused at open)
   std::vector<int64_t> shape;  // row-major as written (last dimension contiguous)
   uint64_t begin = 0;          // offsets within the data section
   uint64_t end = 0;

@@ -77,6 +77,7 @@ SliceSpec adjust_slice(const Value& start_v, const Value& stop_v, const Value& s
   SliceSpec out;
   out.step = step_v.is_none() ? 1 : step_v.as_int();
   if (out.step == 0) throw_value_error("slice step cannot be zero");
+  out.step = std::max(out.step, -INT64_MAX);  // Python clamps to -PY_SSIZE_T_MAX too
   const int64_t lower = out.step > 0 ? 0 : -1;
   const int64_t upper = out.step > 0 ? length : length - 1;
   auto clamp = [&](const Value& v, int64_t if_none) {
@@ -118,6 +119,15 @@ int64_t checked_mul(int64_t a, int64_t b) {
   int64_t r = 0;
   if (__builtin_mul_overflow(a, b, &r)) throw_overflow();
   return r;
+}
+
+__extension__ using Int128 = __int128;  // GCC/Clang builtin; __extension__ keeps -Wpedantic quiet
+
+// range.start + index * range.step, which must fit in 64 bits.
+int64_t range_bound(int64_t start, int64_t index, int64_t step) {
+  const Int128 v = static_cast<Int128>(start) + static_cast<Int128>(index) * step;
+  if (v < INT64_MIN || v > INT64_MAX) throw_overflow();
+  return static_cast<int64_t>(v);
 }
 
 int64_t floor_div(int64_t a, int64_t b) {
@@ -181,14 +191,18 @@ Value repeat(const Value& seq, int64_t n) {
   if (n <= 0) return seq.is_string() ? Value::string("") : Value::seq({}, seq.seq().kind);
   if (seq.is_string()) {
     const std::string& s = seq.str();
-    if (s.size() * static_cast<uint64_t>(n) > Renderer::budget()) throw_limit("string too large");
+    if (!s.empty() && static_cast<uint64_t>(n) > Renderer::budget() / s.size()) {
+      throw_limit("string too large");
+    }
     std::string out;
     out.reserve(s.size() * static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) out += s;
     return Value::string(std::move(out));
   }
   const auto& items = seq.seq().items;
-  if (items.size() * static_cast<uint64_t>(n) > kMaxItems) throw_limit("sequence too long");
+  if (!items.empty() && static_cast<uint64_t>(n) > kMaxItems / items.size()) {
+    throw_limit("sequence too long");
+  }
   std::vector<Value> out;
   out.reserve(items.size() * static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
@@ -412,7 +426,7 @@ Renderer::Flow Renderer::exec(const Stmt& s, const ScopePtr& scope, std::string&
         return Flow::Normal;
       case StmtKind::Set:
       case StmtKind::SetBlock:
-        exec_set(s, scope, out);
+        exec_set(s, scope);
         return Flow::Normal;
       case StmtKind::Macro:
         exec_macro(s, scope);
@@ -499,8 +513,7 @@ void Renderer::exec_for(const Stmt& s, const ScopePtr& scope, std::string& out,
   loop->active = false;
 }
 
-void Renderer::exec_set(const Stmt& s, const ScopePtr& scope, std::string& out) {
-  (void)out;
+void Renderer::exec_set(const Stmt& s, const ScopePtr& scope) {
   if (s.kind == StmtKind::Set) {
     assign(*s.target, eval(*s.value, scope), *scope);
     return;
@@ -723,13 +736,15 @@ Value Renderer::eval_slice(const Expr& e, const ScopePtr& scope, const Value& ob
     out.push_back(seq.items[static_cast<size_t>(at)]);
   }
   if (seq.kind != SeqKind::Range) return Value::seq(std::move(out), seq.kind);
-  const int64_t start = seq.range_start + spec.start * seq.range_step;
-  const int64_t step = seq.range_step * spec.step;
+  // Python computes these with unbounded ints; the intermediate products may exceed 64 bits
+  // even when the results fit.
+  const int64_t start = range_bound(seq.range_start, spec.start, seq.range_step);
+  const int64_t step = checked_mul(seq.range_step, spec.step);
   Value range = Value::seq(std::move(out), SeqKind::Range);
   SeqObj& r = range.seq_mut();
   r.range_start = start;
   r.range_step = step;
-  r.range_stop = seq.range_start + spec.stop * seq.range_step;  // as Python's range slicing
+  r.range_stop = range_bound(seq.range_start, spec.stop, seq.range_step);
   return range;
 }
 

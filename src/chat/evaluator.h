@@ -61,7 +61,7 @@ class Renderer {
   Flow exec_if(const Stmt& s, const ScopePtr& scope, std::string& out);
   void exec_for(const Stmt& s, const ScopePtr& scope, std::string& out, const Value& iterable,
                 int64_t depth0);
-  void exec_set(const Stmt& s, const ScopePtr& scope, std::string& out);
+  void exec_set(const Stmt& s, const ScopePtr& scope);
   void exec_macro(const Stmt& s, const ScopePtr& scope);
   void exec_call_block(const Stmt& s, const ScopePtr& scope, std::string& out);
   void exec_with(const Stmt& s, const ScopePtr& scope, std::string& out);

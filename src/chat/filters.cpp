@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <functional>
 #include <unordered_map>
 
 #include "chat/builtins.h"
@@ -144,6 +143,7 @@ Value f_batch(Renderer& r, const Value& in, const Args& a) {
   }
   if (!row.empty()) {
     if (b[1] && !b[1]->is_none()) {
+      if (count > static_cast<int64_t>(kMaxItems)) throw_limit("sequence too long");
       while (static_cast<int64_t>(row.size()) < count) row.push_back(*b[1]);
     }
     out.push_back(Value::seq(std::move(row)));
@@ -151,19 +151,13 @@ Value f_batch(Renderer& r, const Value& in, const Args& a) {
   return generator(std::move(out));
 }
 
+// str.capitalize(): the first code point upper-cased, the rest lower-cased.
 std::string capitalize(const std::string& s) {
-  std::string out;
-  size_t pos = 0;
-  bool first = true;
-  while (pos < s.size()) {
-    const size_t start = pos;
-    const char32_t cp = decode_utf8(s, pos);
-    std::string piece = s.substr(start, pos - start);
-    out += first ? py_upper(piece) : py_lower(piece);
-    (void)cp;
-    first = false;
-  }
-  return out;
+  if (s.empty()) return s;
+  size_t first_end = 0;
+  decode_utf8(s, first_end);
+  return py_upper(std::string_view(s).substr(0, first_end)) +
+         py_lower(std::string_view(s).substr(first_end));
 }
 
 Value f_capitalize(Renderer&, const Value& in, const Args& a) {
@@ -219,6 +213,9 @@ Value f_dictsort(Renderer& r, const Value& in, const Args& a) {
   const std::vector<Value> items = py_iterate(r.call(items_fn, Args{}));
   std::vector<Value> keys;
   for (const Value& item : items) {
+    if (!item.is_seq() || item.seq().items.size() != 2) {
+      throw_type_error("dictsort expects (key, value) pairs from items()");
+    }
     const Value& k = item.seq().items[pos];
     keys.push_back(case_sensitive ? k : lower_if_string(k));
   }
@@ -657,7 +654,11 @@ Value f_round(Renderer&, const Value& in, const Args& a) {
         --q;
       }
       if (2 * rem > p || (2 * rem == p && (q & 1))) ++q;
-      return Value::integer(q * p);
+      int64_t rounded = 0;
+      if (__builtin_mul_overflow(q, p, &rounded)) {
+        throw RenderError("OverflowError", "integer result too large for this interpreter");
+      }
+      return Value::integer(rounded);
     }
     return Value::number(round_half_even_digits(in.as_float(), precision));
   }
@@ -845,7 +846,7 @@ Value f_truncate(Renderer&, const Value& in, const Args& a) {
   const std::string& s = in.str();
   const std::vector<size_t> offsets = code_point_offsets(s);
   const auto n = static_cast<int64_t>(offsets.size() - 1);
-  if (n <= length + leeway) return in;
+  if (n <= length || n - length <= leeway) return in;
   const std::string head = s.substr(0, offsets[static_cast<size_t>(length - end_len)]);
   if (bool_arg(b[1], false)) return Value::string(head + end);
   const size_t space = head.rfind(' ');

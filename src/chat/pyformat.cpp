@@ -1,5 +1,6 @@
 // Python's two string formatting languages: printf-style `fmt % values` (and Jinja's format
 // filter) and str.format() with its format-spec mini-language, for the value types templates use.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -35,6 +36,7 @@ uint64_t magnitude(int64_t v) {
 }
 
 std::string format_double(double d, char type, int precision, bool alternate) {
+  precision = std::clamp(precision, 0, 300);
   if (std::isnan(d)) return (type >= 'A' && type <= 'Z') ? "NAN" : "nan";
   if (std::isinf(d)) {
     const std::string s = (type >= 'A' && type <= 'Z') ? "INF" : "inf";
@@ -114,17 +116,19 @@ std::string percent_one(const Value& v, const PercentSpec& spec, size_t index) {
     if (v.kind() == Kind::Float && (t == 'x' || t == 'X' || t == 'o')) {
       throw_type_error(std::string("%") + t + " format: an integer is required, not float");
     }
-    int64_t n = 0;
-    if (v.kind() == Kind::Float) {
-      const double d = v.as_float();
-      if (!std::isfinite(d)) throw RenderError("OverflowError", "cannot convert float to integer");
-      n = static_cast<int64_t>(d);
-    } else {
-      n = v.as_int();
-    }
-    sign = sign_of(n < 0, spec);
     const int base = (t == 'x' || t == 'X') ? 16 : t == 'o' ? 8 : 10;
-    body = to_base(magnitude(n), base, t == 'X');
+    if (v.kind() == Kind::Float) {
+      // %d truncates a float to an integer of any size: print its digits exactly.
+      const double d = std::trunc(v.as_float());
+      if (!std::isfinite(d)) throw RenderError("OverflowError", "cannot convert float to integer");
+      sign = sign_of(d < 0, spec);
+      body = format_double(std::fabs(d), 'f', 0, false);
+    } else {
+      const int64_t n = v.as_int();
+      sign = sign_of(n < 0, spec);
+      body = to_base(magnitude(n), base, t == 'X');
+    }
+    if (spec.precision > static_cast<int64_t>(Renderer::budget())) throw_limit("string too large");
     if (spec.precision > static_cast<int64_t>(body.size())) {
       body = std::string(static_cast<size_t>(spec.precision) - body.size(), '0') + body;
     }
@@ -230,14 +234,15 @@ PercentSpec parse_percent_spec(const std::string& fmt, size_t& i, PercentArgs& a
     }
   }
   percent_number(fmt, i, args, spec.width);
-  if (spec.width < -1) {
+  if (spec.width < -1) {  // a negative '*' width left-justifies
     spec.left = true;
-    spec.width = -spec.width;
+    spec.width = spec.width == INT64_MIN ? INT64_MAX : -spec.width;
   }
   if (i < fmt.size() && fmt[i] == '.') {
     ++i;
     spec.precision = 0;
     percent_number(fmt, i, args, spec.precision);
+    spec.precision = std::max<int64_t>(spec.precision, 0);  // a negative '*' precision means 0
   }
   while (i < fmt.size() && (fmt[i] == 'h' || fmt[i] == 'l' || fmt[i] == 'L')) ++i;
   if (i >= fmt.size()) throw_value_error("incomplete format");

@@ -100,10 +100,24 @@ Value Value::seq(std::vector<Value> items, SeqKind kind) {
 }
 
 Value Value::range(int64_t start, int64_t stop, int64_t step) {
+  // Counted in unsigned arithmetic: start + k * step stays between start and stop, but the
+  // step after the last item could overflow a signed counter.
+  uint64_t length = 0;
+  if (step > 0 && start < stop) {
+    length = (static_cast<uint64_t>(stop) - static_cast<uint64_t>(start) - 1) /
+                 static_cast<uint64_t>(step) +
+             1;
+  } else if (step < 0 && start > stop) {
+    length = (static_cast<uint64_t>(start) - static_cast<uint64_t>(stop) - 1) /
+                 (0 - static_cast<uint64_t>(step)) +
+             1;
+  }
+  if (length > static_cast<uint64_t>(kMaxRange)) throw_limit("range too long");
   std::vector<Value> items;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-    items.push_back(Value::integer(i));
-    if (items.size() > kMaxRange) break;  // the caller checked the length already
+  items.reserve(length);
+  for (uint64_t k = 0; k < length; ++k) {
+    items.push_back(Value::integer(
+        static_cast<int64_t>(static_cast<uint64_t>(start) + k * static_cast<uint64_t>(step))));
   }
   Value v = seq(std::move(items), SeqKind::Range);
   SeqObj& obj = v.seq_mut();

@@ -1,9 +1,7 @@
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <map>
 #include <string>
-#include <unordered_set>
 
 #include "emovec/error.h"
 #include "emovec/gguf.h"

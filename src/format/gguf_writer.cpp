@@ -6,7 +6,6 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
-#include <set>
 #include <string>
 
 #include "emovec/error.h"

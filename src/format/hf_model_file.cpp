@@ -135,7 +135,11 @@ ModelConfig read_config(const json& config, const fs::path& config_path, std::st
   c.vocab_size = r.count("vocab_size");
   c.rope_freq_base = r.real("rope_theta");
   c.norm_eps = r.find("rms_norm_eps") ? r.real("rms_norm_eps") : r.real("layer_norm_eps");
-  c.sliding_window = r.count("sliding_window");
+  // Qwen2 configs carry a window size even when "use_sliding_window" turns it off.
+  const json* use_window = r.find("use_sliding_window");
+  const bool window_off =
+      use_window != nullptr && use_window->is_boolean() && !use_window->get<bool>();
+  c.sliding_window = window_off ? 0 : r.count("sliding_window");
   return c;
 }
 

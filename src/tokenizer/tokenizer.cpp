@@ -148,6 +148,13 @@ bool is_chinese_char(char32_t cp) {
 
 // BertNormalizer's is_control: categories Cc, Cf, Co, Cs except \t \n \r. (Unassigned code
 // points are kept, as in the reference.)
+//
+// The BERT character classes (control, punctuation, nonspacing marks for strip_accents) come from
+// the Unicode 16 tables like everything else. The reference takes them from older tables (the
+// unicode_categories and unicode-normalization-alignments crates, roughly Unicode 9-12), so a
+// code point assigned or re-categorised since then (U+089C, U+1E4EE, U+111C9, the variation
+// selectors supplement, ...) can be stripped or split where the reference keeps it. Measured:
+// 21 of 15,000 random strings that mix in arbitrary code points; none among ordinary text.
 bool is_bert_control(char32_t cp) {
   if (cp == '\t' || cp == '\n' || cp == '\r') return false;
   const Category c = category(cp);

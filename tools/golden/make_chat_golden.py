@@ -2,6 +2,7 @@
 """Writes tests/golden/chat_templates.json: reference renderings for emovec's chat templates.
 
 Two sections:
+  conversations: the messages and extra variables (tools, ...) every template is rendered with.
   templates: for every shipped chat model (template read from the GGUF key
     tokenizer.chat_template, rendered with transformers' AutoTokenizer.apply_chat_template) and
     every extra template in tests/data/chat_templates/*.jinja (rendered with transformers'
@@ -294,12 +295,9 @@ def model_cases(models_dir):
                 variables = {**special, **extra}
                 # apply_chat_template is render_jinja_template plus the special tokens: check that.
                 assert result == outcome(lambda: render_reference(template, messages, agp, variables))
-                cases.append(
-                    {"name": f"{name}/{'gen' if agp else 'nogen'}", "messages": messages,
-                     "add_generation_prompt": agp, "extra": variables, **result}
-                )
+                cases.append({"conversation": name, "add_generation_prompt": agp, **result})
         entries.append({"name": registry_name, "source": f"model:{registry_name}", "template": template,
-                        "cases": cases})
+                        "variables": special, "cases": cases})
         print(f"{registry_name}: {len(cases)} cases", file=sys.stderr)
     return entries
 
@@ -314,12 +312,9 @@ def file_cases():
             for agp in (False, True):
                 variables = {**tokens, **extra}
                 result = outcome(lambda: render_reference(template, messages, agp, variables))
-                cases.append(
-                    {"name": f"{name}/{'gen' if agp else 'nogen'}", "messages": messages,
-                     "add_generation_prompt": agp, "extra": variables, **result}
-                )
+                cases.append({"conversation": name, "add_generation_prompt": agp, **result})
         entries.append({"name": path.stem, "source": f"file:{path.name}", "template": template,
-                        "cases": cases})
+                        "variables": tokens, "cases": cases})
         print(f"{path.stem}: {len(cases)} cases", file=sys.stderr)
     return entries
 
@@ -366,8 +361,11 @@ def main():
             templates = json.load(f)["templates"]
     else:
         templates = model_cases(pathlib.Path(args.models_dir)) + file_cases()
+    # Each case renders conversation `messages` with the template's variables (special tokens)
+    # updated by the conversation's `extra` variables (tools, ...).
     golden = {
         "generator": "tools/golden/make_chat_golden.py",
+        "conversations": [{"name": n, "messages": m, "extra": e} for n, m, e in CONVERSATIONS],
         "templates": templates,
         "snippets": snippet_outcomes(),
     }

@@ -155,7 +155,7 @@ def hf_config(folder: Path, config: dict) -> dict:
         "head_dim": get("head_dim") or (n_embd // n_head if n_head else 0),
         "n_ctx_train": get("max_position_embeddings"), "vocab_size": get("vocab_size"),
         "rope_freq_base": float_repr(get("rope_theta", 0.0)), "norm_eps": float_repr(eps),
-        "sliding_window": get("sliding_window"),
+        "sliding_window": 0 if config.get("use_sliding_window") is False else get("sliding_window"),
     }
 
 
