@@ -57,7 +57,8 @@ class InspectShippedModel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(InspectShippedModel, MatchesReferenceReaders) {
   const std::string name = GetParam();
-  const nlohmann::json golden = testing::read_json(testing::golden_path("inspect_" + name + ".json"));
+  const nlohmann::json golden =
+      testing::read_json(testing::golden_path("inspect_" + name + ".json"));
   const nlohmann::json got = run_json("inspect --json " + testing::model_path(name));
 
   EXPECT_EQ(got["format"], golden["format"]);

@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
-
 #include <nlohmann/json.hpp>
 
 #include "emovec/error.h"

@@ -1,9 +1,8 @@
 // Helpers shared by the tests: where the shipped models and golden files are.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace emovec::testing {
 

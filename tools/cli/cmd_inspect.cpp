@@ -24,18 +24,24 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 }
 
 nlohmann::json config_json(const ModelConfig& c) {
-  return {{"architecture", c.architecture}, {"name", c.name},
-          {"n_layer", c.n_layer},           {"n_embd", c.n_embd},
-          {"n_ff", c.n_ff},                 {"n_head", c.n_head},
-          {"n_head_kv", c.n_head_kv},       {"head_dim", c.head_dim},
-          {"n_ctx_train", c.n_ctx_train},   {"vocab_size", c.vocab_size},
-          {"rope_freq_base", c.rope_freq_base}, {"norm_eps", c.norm_eps},
+  return {{"architecture", c.architecture},
+          {"name", c.name},
+          {"n_layer", c.n_layer},
+          {"n_embd", c.n_embd},
+          {"n_ff", c.n_ff},
+          {"n_head", c.n_head},
+          {"n_head_kv", c.n_head_kv},
+          {"head_dim", c.head_dim},
+          {"n_ctx_train", c.n_ctx_train},
+          {"vocab_size", c.vocab_size},
+          {"rope_freq_base", c.rope_freq_base},
+          {"norm_eps", c.norm_eps},
           {"sliding_window", c.sliding_window}};
 }
 
 nlohmann::json tokenizer_json(const Tokenizer& t) {
-  nlohmann::json j = {{"kind", t.kind()}, {"pre_tokenizer", t.pre_tokenizer()},
-                      {"vocab_size", t.vocab_size()}};
+  nlohmann::json j = {
+      {"kind", t.kind()}, {"pre_tokenizer", t.pre_tokenizer()}, {"vocab_size", t.vocab_size()}};
   if (auto bos = t.bos_id()) j["bos"] = {{"id", *bos}, {"text", t.token_text(*bos)}};
   if (auto eos = t.eos_id()) j["eos"] = {{"id", *eos}, {"text", t.token_text(*eos)}};
   return j;
@@ -96,8 +102,8 @@ void print_tensors(const ModelFile& file, int rows) {
     std::printf("  %-8s %5d tensors  %9.1f MB\n", type.c_str(), stat.first,
                 static_cast<double>(stat.second) / 1e6);
   }
-  const size_t n = rows < 0 ? file.tensors().size()
-                            : std::min(file.tensors().size(), static_cast<size_t>(rows));
+  const size_t n =
+      rows < 0 ? file.tensors().size() : std::min(file.tensors().size(), static_cast<size_t>(rows));
   if (n == 0) return;
   std::printf("\n  %-40s %-6s %-20s %12s\n", "name", "type", "shape", "bytes");
   for (size_t i = 0; i < n; ++i) {

@@ -1,7 +1,6 @@
 // emovec models [--json]: the shipped models, whether they are fetched, and where.
 #include <cstdio>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "commands.h"

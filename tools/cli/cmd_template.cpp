@@ -18,12 +18,13 @@ struct TemplateOptions {
   bool no_generation_prompt = false;
 };
 
-// --user and --assistant alternate, starting with the user: u1 a1 u2 a2 ...
-nlohmann::json conversation(const TemplateOptions& opt) {
+// --user and --assistant alternate, starting with the user: u1 a1 u2 a2 ... Ordered JSON keeps
+// the key order of a messages file (tool schemas printed by tojson keep their order).
+nlohmann::ordered_json conversation(const TemplateOptions& opt) {
   if (!opt.messages_file.empty()) {
     std::ifstream in(opt.messages_file);
     if (!in) throw Error("cannot open messages file " + opt.messages_file);
-    nlohmann::json messages = nlohmann::json::parse(in, nullptr, false);
+    nlohmann::ordered_json messages = nlohmann::ordered_json::parse(in, nullptr, false);
     if (!messages.is_array()) {
       throw Error("messages file " + opt.messages_file +
                   " must hold a JSON array of {\"role\", \"content\"} objects");
@@ -33,7 +34,7 @@ nlohmann::json conversation(const TemplateOptions& opt) {
   if (opt.assistant.size() > opt.user.size()) {
     throw Error("more --assistant turns than --user turns");
   }
-  nlohmann::json messages = nlohmann::json::array();
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   if (!opt.system.empty()) messages.push_back({{"role", "system"}, {"content", opt.system}});
   for (size_t i = 0; i < opt.user.size(); ++i) {
     messages.push_back({{"role", "user"}, {"content", opt.user[i]}});

@@ -13,8 +13,8 @@ LoadedModel load_model(const std::string& argument) {
   return loaded;
 }
 
-nlohmann::json chat_template_variables(const Tokenizer& tokenizer) {
-  nlohmann::json vars = nlohmann::json::object();
+nlohmann::ordered_json chat_template_variables(const Tokenizer& tokenizer) {
+  nlohmann::ordered_json vars = nlohmann::ordered_json::object();
   if (auto bos = tokenizer.bos_id()) vars["bos_token"] = tokenizer.token_text(*bos);
   if (auto eos = tokenizer.eos_id()) vars["eos_token"] = tokenizer.token_text(*eos);
   return vars;
@@ -24,10 +24,18 @@ std::string printable(const std::string& text) {
   std::string out;
   for (unsigned char c : text) {
     switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\\': out += "\\\\"; break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];

@@ -3,10 +3,9 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "emovec/chat_template.h"
 #include "emovec/model_file.h"
@@ -23,7 +22,7 @@ LoadedModel load_model(const std::string& argument);
 
 // Variables a chat template expects beside the messages (bos_token, eos_token), as
 // transformers passes them.
-nlohmann::json chat_template_variables(const Tokenizer& tokenizer);
+nlohmann::ordered_json chat_template_variables(const Tokenizer& tokenizer);
 
 // Shows a token's text with control characters escaped, for tables.
 std::string printable(const std::string& text);
