@@ -9,5 +9,9 @@ void register_models_command(CLI::App& app);
 void register_inspect_command(CLI::App& app);
 void register_tokenize_command(CLI::App& app);
 void register_template_command(CLI::App& app);
+void register_generate_command(CLI::App& app);
+void register_chat_command(CLI::App& app);
+void register_perplexity_command(CLI::App& app);
+void register_embed_command(CLI::App& app);
 
 }  // namespace emovec::cli

@@ -11,6 +11,10 @@ int main(int argc, char** argv) {
   emovec::cli::register_inspect_command(app);
   emovec::cli::register_tokenize_command(app);
   emovec::cli::register_template_command(app);
+  emovec::cli::register_generate_command(app);
+  emovec::cli::register_chat_command(app);
+  emovec::cli::register_perplexity_command(app);
+  emovec::cli::register_embed_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

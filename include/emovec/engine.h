@@ -1,0 +1,76 @@
+// The forward pass over a batch of independent sequences, each with its own KV cache and
+// position. Sequences join (new_sequence) and leave (free_sequence) between calls, so a server
+// can batch requests continuously.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "emovec/activation_site.h"
+
+namespace emovec {
+
+class DecoderModel;
+
+using SequenceId = int64_t;
+
+struct EngineOptions {
+  int n_threads = 0;      // 0: the machine's hardware threads
+  int64_t n_ctx = 0;      // positions per sequence; 0: the model's training context, at most 4096
+  int64_t n_batch = 512;  // tokens per forward pass; longer inputs are processed in chunks
+};
+
+struct BatchEntry {
+  SequenceId sequence = 0;
+  std::span<const int32_t> tokens;  // appended to the sequence, at its next positions
+  bool all_logits = false;          // logits for every token, else for the last one only
+  ActivationHook* hook = nullptr;   // reads/changes this sequence's activations
+};
+
+// Logits of one decode call: for each batch entry, its rows in order.
+class Logits {
+ public:
+  int64_t n_vocab() const { return n_vocab_; }
+  int64_t rows(size_t entry) const { return row_count_[entry]; }
+  std::span<const float> row(size_t entry, int64_t i) const;
+  std::span<const float> last(size_t entry) const { return row(entry, rows(entry) - 1); }
+
+ private:
+  friend class Engine;
+  int64_t n_vocab_ = 0;
+  std::vector<float> data_;
+  std::vector<int64_t> row_start_;
+  std::vector<int64_t> row_count_;
+};
+
+class Engine {
+ public:
+  Engine(const DecoderModel& model, EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const DecoderModel& model() const;
+  int n_threads() const;
+  int64_t n_ctx() const;
+
+  SequenceId new_sequence();
+  void free_sequence(SequenceId id);
+  // Positions held in the cache.
+  int64_t sequence_length(SequenceId id) const;
+  // Forgets positions from `length` on (e.g. to re-use a shared prefix).
+  void truncate(SequenceId id, int64_t length);
+
+  // Appends each entry's tokens to its sequence and runs the model over all of them. Throws
+  // Error for an unknown sequence, a sequence listed twice, a token id outside the vocabulary,
+  // an empty entry, or a sequence that would pass n_ctx (nothing is changed then).
+  Logits decode(std::span<const BatchEntry> batch);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace emovec

@@ -1,0 +1,68 @@
+// Text generation over the engine: prompt building (plain or through the chat template),
+// prefill, then token-by-token decoding with a sampler, end-of-generation tokens, stop strings
+// and streaming of the text as it forms.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "emovec/chat_template.h"
+#include "emovec/engine.h"
+#include "emovec/sampler.h"
+
+namespace emovec {
+
+struct GenerateOptions {
+  // Tokens to generate at most; negative: until an end token or the context is full. 0 gives
+  // an empty reply (the prompt is still evaluated).
+  int32_t n_predict = 128;
+  SamplingParams sampling;
+  std::vector<std::string> stop;   // the reply ends before the first of these
+  bool ignore_eos = false;         // keep going past end-of-generation tokens
+  ActivationHook* hook = nullptr;  // for the prompt and every generated token
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (without the end token)
+  std::string text;
+  std::string finish_reason;  // "eos", "length", "stop", "context" or "cancelled"
+  int64_t n_prompt = 0;       // prompt tokens evaluated (after re-using a cached prefix)
+  int64_t n_cached = 0;       // prompt tokens re-used from the cache
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+};
+
+// Receives each piece of text as soon as it is final; returning false stops the generation.
+using TextCallback = std::function<bool(std::string_view piece)>;
+
+// One sequence of an engine across turns: each run re-uses the cached tokens its prompt starts
+// with, so a conversation re-renders its whole history without recomputing it.
+class Generator {
+ public:
+  explicit Generator(Engine& engine);
+  ~Generator();
+  Generator(const Generator&) = delete;
+  Generator& operator=(const Generator&) = delete;
+
+  GenerateResult run(std::span<const int32_t> prompt, const GenerateOptions& options,
+                     const TextCallback& on_text = {});
+  SequenceId sequence() const { return sequence_; }
+
+ private:
+  Engine& engine_;
+  SequenceId sequence_;
+  std::vector<int32_t> cached_;  // the tokens whose keys and values are in the cache
+};
+
+// The prompt's token ids: plain text (with BOS as the tokenizer's rules say), or a conversation
+// rendered with the model's chat template (add_generation_prompt). Throws Error for a model
+// without a tokenizer, or --chat on a model without a chat template.
+std::vector<int32_t> tokenize_prompt(const DecoderModel& model, const std::string& text);
+std::vector<int32_t> tokenize_chat(const DecoderModel& model,
+                                   const std::vector<ChatMessage>& messages);
+
+}  // namespace emovec

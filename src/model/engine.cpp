@@ -1,0 +1,449 @@
+// The forward pass: embeddings, then per layer attention and MLP sub-blocks with their
+// activation sites, then the output head, over a batch of slices of independent sequences.
+#include "emovec/engine.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "emovec/decoder.h"
+#include "emovec/error.h"
+#include "model/decoder_weights.h"
+#include "ops/elementwise.h"
+#include "ops/matmul.h"
+#include "ops/row_dot.h"
+#include "runtime/thread_pool.h"
+
+namespace emovec {
+namespace {
+
+constexpr int64_t kDefaultMaxCtx = 4096;
+constexpr int64_t kCacheGranule = 256;
+
+struct SequenceState {
+  std::vector<std::vector<float>> k, v;  // per layer: [capacity x kv_dim]
+  int64_t length = 0;
+  int64_t capacity = 0;
+};
+
+// Part of a batch entry processed in one forward pass.
+struct Slice {
+  size_t entry = 0;
+  SequenceState* seq = nullptr;
+  const int32_t* tokens = nullptr;
+  int64_t n = 0;
+  int64_t row = 0;      // first row in the pass's buffers
+  bool last = false;    // holds the entry's last token
+  bool logits = false;  // needs logits for its rows (all, or only the last)
+  bool all_logits = false;
+  ActivationHook* hook = nullptr;
+};
+
+ops::RopeTable make_rope_table(const DecoderHyperParams& h, float theta) {
+  ops::RopeTable t;
+  const int64_t half = h.head_dim / 2;
+  t.inv_freq.resize(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i) {
+    const float exponent = static_cast<float>(2 * i) / static_cast<float>(h.head_dim);
+    float f = 1.0f / std::pow(theta, exponent);
+    if (!h.rope_freq_factors.empty()) f /= h.rope_freq_factors[static_cast<size_t>(i)];
+    if (h.rope_scaling == RopeScaling::Linear) f /= h.rope_factor;
+    if (h.rope_scaling == RopeScaling::Llama3) {
+      // transformers' _compute_llama3_parameters.
+      constexpr float kPi = 3.14159265358979323846f;
+      const float old_ctx = static_cast<float>(h.rope_original_ctx);
+      const float low_wavelen = old_ctx / h.rope_low_freq_factor;
+      const float high_wavelen = old_ctx / h.rope_high_freq_factor;
+      const float wavelen = 2.0f * kPi / f;
+      float scaled = wavelen > low_wavelen ? f / h.rope_factor : f;
+      const bool medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
+      if (medium) {
+        const float smooth = (old_ctx / wavelen - h.rope_low_freq_factor) /
+                             (h.rope_high_freq_factor - h.rope_low_freq_factor);
+        scaled = (1.0f - smooth) * scaled / h.rope_factor + smooth * scaled;
+      }
+      f = scaled;
+    }
+    t.inv_freq[static_cast<size_t>(i)] = f;
+  }
+  return t;
+}
+
+}  // namespace
+
+std::span<const float> Logits::row(size_t entry, int64_t i) const {
+  if (entry >= row_count_.size() || i < 0 || i >= row_count_[entry]) {
+    throw Error("logits row " + std::to_string(i) + " of batch entry " + std::to_string(entry) +
+                " does not exist");
+  }
+  const auto start = static_cast<size_t>((row_start_[entry] + i) * n_vocab_);
+  return {data_.data() + start, static_cast<size_t>(n_vocab_)};
+}
+
+struct Engine::Impl {
+  Impl(const DecoderModel& m, EngineOptions o)
+      : model(m),
+        h(m.hparams()),
+        w(m.weights()),
+        options(o),
+        pool(o.n_threads > 0 ? o.n_threads
+                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
+        rope_global(make_rope_table(h, h.rope_theta)),
+        rope_local(make_rope_table(h, h.rope_theta_local)) {
+    if (options.n_ctx <= 0) options.n_ctx = std::min(h.n_ctx_train, kDefaultMaxCtx);
+    if (options.n_batch <= 0) options.n_batch = 512;
+    // Worker threads call SGEMM on their own tiles.
+    openblas_set_num_threads(1);
+  }
+
+  const DecoderModel& model;
+  const DecoderHyperParams& h;
+  const DecoderWeights& w;
+  EngineOptions options;
+  ThreadPool pool;
+  ops::RopeTable rope_global, rope_local;
+  std::map<SequenceId, SequenceState> sequences;
+  SequenceId next_id = 1;
+
+  // Per-pass buffers, [rows x width].
+  std::vector<float> x, xn, q, k, v, attn, proj, gate, up;
+
+  SequenceState& state(SequenceId id) {
+    const auto it = sequences.find(id);
+    if (it == sequences.end()) throw Error("sequence " + std::to_string(id) + " does not exist");
+    return it->second;
+  }
+
+  void reserve(SequenceState& s, int64_t needed) {
+    if (needed <= s.capacity) return;
+    int64_t cap = std::max(needed, std::max<int64_t>(kCacheGranule, 2 * s.capacity));
+    cap = std::min(cap, options.n_ctx);
+    const auto kv_dim = static_cast<size_t>(h.n_head_kv * h.head_dim);
+    if (s.k.empty()) {
+      s.k.resize(static_cast<size_t>(h.n_layer));
+      s.v.resize(static_cast<size_t>(h.n_layer));
+    }
+    for (int64_t l = 0; l < h.n_layer; ++l) {
+      s.k[static_cast<size_t>(l)].resize(static_cast<size_t>(cap) * kv_dim);
+      s.v[static_cast<size_t>(l)].resize(static_cast<size_t>(cap) * kv_dim);
+    }
+    s.capacity = cap;
+  }
+
+  void call_hooks(std::vector<Slice>& slices, int layer, ActivationSite site, float* buffer) {
+    for (Slice& s : slices) {
+      if (s.hook == nullptr || !s.hook->wants(layer, site)) continue;
+      ActivationView view;
+      view.layer = layer;
+      view.site = site;
+      view.first_position = s.seq->length;
+      view.n_rows = s.n;
+      view.width = h.n_embd;
+      view.rows = buffer + s.row * h.n_embd;
+      view.last_chunk = s.last;
+      s.hook->on_activation(view);
+    }
+  }
+
+  void attention(const std::vector<Slice>& slices, int layer, int64_t n_rows) {
+    const int64_t hd = h.head_dim;
+    const int64_t q_dim = h.n_head * hd;
+    const int64_t kv_dim = h.n_head_kv * hd;
+    const int64_t group = h.n_head / h.n_head_kv;
+    const bool sliding = h.layer_sliding[static_cast<size_t>(layer)] != 0 && h.sliding_window > 0;
+    // Work item = (row, head); rows are found through the slices.
+    std::vector<std::pair<const Slice*, int64_t>> rows;
+    rows.reserve(static_cast<size_t>(n_rows));
+    for (const Slice& s : slices) {
+      for (int64_t i = 0; i < s.n; ++i) rows.emplace_back(&s, i);
+    }
+    const int64_t items = n_rows * h.n_head;
+    pool.parallel_for(items, 1, [&](int64_t begin, int64_t end, int) {
+      thread_local std::vector<float> scores;
+      for (int64_t it = begin; it < end; ++it) {
+        const auto& [slice, i] = rows[static_cast<size_t>(it / h.n_head)];
+        const int64_t head = it % h.n_head;
+        const int64_t row = slice->row + i;
+        const int64_t pos = slice->seq->length + i;
+        const int64_t lo = sliding ? std::max<int64_t>(0, pos - h.sliding_window + 1) : 0;
+        const float* qv = q.data() + row * q_dim + head * hd;
+        const float* kc = slice->seq->k[static_cast<size_t>(layer)].data() + (head / group) * hd;
+        const float* vc = slice->seq->v[static_cast<size_t>(layer)].data() + (head / group) * hd;
+        const int64_t n_keys = pos - lo + 1;
+        scores.resize(static_cast<size_t>(n_keys));
+        float max_score = -INFINITY;
+        for (int64_t j = 0; j < n_keys; ++j) {
+          const float s = ops::dot_f32(qv, kc + (lo + j) * kv_dim, hd) * h.attention_scale;
+          scores[static_cast<size_t>(j)] = s;
+          max_score = std::max(max_score, s);
+        }
+        float sum = 0;
+        for (float& s : scores) {
+          s = std::exp(s - max_score);
+          sum += s;
+        }
+        float* out = attn.data() + row * q_dim + head * hd;
+        std::fill(out, out + hd, 0.0f);
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < n_keys; ++j) {
+          const float p = scores[static_cast<size_t>(j)] * inv;
+          const float* vr = vc + (lo + j) * kv_dim;
+          for (int64_t e = 0; e < hd; ++e) out[e] += p * vr[e];
+        }
+      }
+    });
+  }
+
+  // One forward pass over the slices; writes the requested logits rows into `out` from
+  // out_row on.
+  void forward(std::vector<Slice>& slices, Logits& out, std::vector<int64_t>& out_rows) {
+    int64_t n_rows = 0;
+    for (Slice& s : slices) {
+      s.row = n_rows;
+      n_rows += s.n;
+      reserve(*s.seq, s.seq->length + s.n);
+    }
+    const int64_t d = h.n_embd;
+    const int64_t hd = h.head_dim;
+    const int64_t q_dim = h.n_head * hd;
+    const int64_t kv_dim = h.n_head_kv * hd;
+    const auto grow = [](std::vector<float>& b, int64_t n) {
+      if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
+    };
+    grow(x, n_rows * d);
+    grow(xn, n_rows * d);
+    grow(q, n_rows * q_dim);
+    grow(k, n_rows * kv_dim);
+    grow(v, n_rows * kv_dim);
+    grow(attn, n_rows * q_dim);
+    grow(proj, n_rows * d);
+    grow(gate, n_rows * h.n_ff);
+    grow(up, n_rows * h.n_ff);
+
+    for (const Slice& s : slices) {
+      for (int64_t i = 0; i < s.n; ++i) {
+        float* row = x.data() + (s.row + i) * d;
+        ops::decode_row(w.token_embd, s.tokens[i], row);
+        if (h.embedding_scale != 1.0f) {
+          for (int64_t e = 0; e < d; ++e) row[e] *= h.embedding_scale;
+        }
+      }
+    }
+
+    const auto norm_rows = [&](const float* src, const std::vector<float>& weight, float* dst,
+                               int64_t width, int64_t count) {
+      pool.parallel_for(count, 8, [&](int64_t b, int64_t e, int) {
+        for (int64_t r = b; r < e; ++r) {
+          ops::rms_norm(src + r * width, weight.data(), width, h.norm_eps, dst + r * width);
+        }
+      });
+    };
+
+    for (int layer = 0; layer < h.n_layer; ++layer) {
+      const LayerWeights& L = w.layers[static_cast<size_t>(layer)];
+      // Attention sub-block.
+      norm_rows(x.data(), L.attn_norm, xn.data(), d, n_rows);
+      const ops::MatmulTarget qkv[] = {
+          {&L.wq, q.data(), q_dim}, {&L.wk, k.data(), kv_dim}, {&L.wv, v.data(), kv_dim}};
+      ops::matmul(qkv, xn.data(), d, n_rows, pool);
+      const ops::RopeTable& table =
+          h.layer_sliding[static_cast<size_t>(layer)] ? rope_local : rope_global;
+      pool.parallel_for(n_rows, 4, [&](int64_t b, int64_t e, int) {
+        for (int64_t r = b; r < e; ++r) {
+          float* qr = q.data() + r * q_dim;
+          float* kr = k.data() + r * kv_dim;
+          if (h.qkv_bias) {
+            ops::add(qr, L.bq.data(), q_dim);
+            ops::add(kr, L.bk.data(), kv_dim);
+            ops::add(v.data() + r * kv_dim, L.bv.data(), kv_dim);
+          }
+          if (h.qk_norm) {
+            for (int64_t hh = 0; hh < h.n_head; ++hh) {
+              ops::rms_norm(qr + hh * hd, L.q_norm.data(), hd, h.norm_eps, qr + hh * hd);
+            }
+            for (int64_t hh = 0; hh < h.n_head_kv; ++hh) {
+              ops::rms_norm(kr + hh * hd, L.k_norm.data(), hd, h.norm_eps, kr + hh * hd);
+            }
+          }
+        }
+      });
+      for (const Slice& s : slices) {
+        for (int64_t i = 0; i < s.n; ++i) {
+          const int64_t r = s.row + i;
+          const int64_t pos = s.seq->length + i;
+          for (int64_t hh = 0; hh < h.n_head; ++hh) {
+            ops::rope(q.data() + r * q_dim + hh * hd, hd, pos, table, h.rope_neox);
+          }
+          for (int64_t hh = 0; hh < h.n_head_kv; ++hh) {
+            ops::rope(k.data() + r * kv_dim + hh * hd, hd, pos, table, h.rope_neox);
+          }
+          std::copy_n(k.data() + r * kv_dim, kv_dim,
+                      s.seq->k[static_cast<size_t>(layer)].data() + pos * kv_dim);
+          std::copy_n(v.data() + r * kv_dim, kv_dim,
+                      s.seq->v[static_cast<size_t>(layer)].data() + pos * kv_dim);
+        }
+      }
+      attention(slices, layer, n_rows);
+      ops::matmul(L.wo, attn.data(), n_rows, proj.data(), pool);
+      if (h.sandwich_norms) norm_rows(proj.data(), L.post_attn_norm, proj.data(), d, n_rows);
+      call_hooks(slices, layer, ActivationSite::AttentionOut, proj.data());
+      ops::add(x.data(), proj.data(), n_rows * d);
+
+      // MLP sub-block.
+      norm_rows(x.data(), L.ffn_norm, xn.data(), d, n_rows);
+      const ops::MatmulTarget gate_up[] = {{&L.w_gate, gate.data(), h.n_ff},
+                                           {&L.w_up, up.data(), h.n_ff}};
+      ops::matmul(gate_up, xn.data(), d, n_rows, pool);
+      pool.parallel_for(n_rows, 4, [&](int64_t b, int64_t e, int) {
+        for (int64_t r = b; r < e; ++r) {
+          if (h.activation == FfnActivation::Silu) {
+            ops::silu_mul(gate.data() + r * h.n_ff, up.data() + r * h.n_ff, h.n_ff);
+          } else {
+            ops::gelu_tanh_mul(gate.data() + r * h.n_ff, up.data() + r * h.n_ff, h.n_ff);
+          }
+        }
+      });
+      ops::matmul(L.w_down, gate.data(), n_rows, proj.data(), pool);
+      if (h.sandwich_norms) norm_rows(proj.data(), L.post_ffn_norm, proj.data(), d, n_rows);
+      call_hooks(slices, layer, ActivationSite::MlpOut, proj.data());
+      ops::add(x.data(), proj.data(), n_rows * d);
+      call_hooks(slices, layer, ActivationSite::Residual, x.data());
+    }
+
+    // Output head, for the rows that need logits.
+    std::vector<int64_t> rows;
+    for (const Slice& s : slices) {
+      if (!s.logits) continue;
+      if (s.all_logits) {
+        for (int64_t i = 0; i < s.n; ++i) rows.push_back(s.row + i);
+      } else if (s.last) {
+        rows.push_back(s.row + s.n - 1);
+      }
+    }
+    const auto n_out = static_cast<int64_t>(rows.size());
+    for (int64_t i = 0; i < n_out; ++i) {
+      ops::rms_norm(x.data() + rows[static_cast<size_t>(i)] * d, w.output_norm.data(), d,
+                    h.norm_eps, xn.data() + i * d);
+    }
+    if (n_out > 0) {
+      std::vector<float> logits(static_cast<size_t>(n_out * h.n_vocab));
+      ops::matmul(w.output, xn.data(), n_out, logits.data(), pool);
+      if (h.final_logit_softcap > 0) {
+        for (float& l : logits) l = std::tanh(l / h.final_logit_softcap) * h.final_logit_softcap;
+      }
+      for (int64_t i = 0; i < n_out; ++i) {
+        const int64_t dst = out_rows[static_cast<size_t>(i)];
+        std::copy_n(logits.data() + i * h.n_vocab, h.n_vocab, out.data_.data() + dst * h.n_vocab);
+      }
+    }
+    for (Slice& s : slices) s.seq->length += s.n;
+  }
+};
+
+Engine::Engine(const DecoderModel& model, EngineOptions options)
+    : impl_(std::make_unique<Impl>(model, options)) {}
+Engine::~Engine() = default;
+
+const DecoderModel& Engine::model() const { return impl_->model; }
+int Engine::n_threads() const { return impl_->pool.size(); }
+int64_t Engine::n_ctx() const { return impl_->options.n_ctx; }
+
+SequenceId Engine::new_sequence() {
+  const SequenceId id = impl_->next_id++;
+  impl_->sequences.emplace(id, SequenceState{});
+  return id;
+}
+
+void Engine::free_sequence(SequenceId id) {
+  if (impl_->sequences.erase(id) == 0) {
+    throw Error("sequence " + std::to_string(id) + " does not exist");
+  }
+}
+
+int64_t Engine::sequence_length(SequenceId id) const { return impl_->state(id).length; }
+
+void Engine::truncate(SequenceId id, int64_t length) {
+  SequenceState& s = impl_->state(id);
+  if (length < 0 || length > s.length) {
+    throw Error("cannot truncate sequence " + std::to_string(id) + " of length " +
+                std::to_string(s.length) + " to " + std::to_string(length));
+  }
+  s.length = length;
+}
+
+Logits Engine::decode(std::span<const BatchEntry> batch) {
+  Impl& m = *impl_;
+  const int64_t n_vocab = m.h.n_vocab;
+  // Validate everything before changing anything.
+  std::set<SequenceId> seen;
+  Logits out;
+  out.n_vocab_ = n_vocab;
+  int64_t total_rows = 0;
+  for (size_t e = 0; e < batch.size(); ++e) {
+    const BatchEntry& b = batch[e];
+    SequenceState& s = m.state(b.sequence);
+    if (!seen.insert(b.sequence).second) {
+      throw Error("sequence " + std::to_string(b.sequence) + " appears twice in one batch");
+    }
+    if (b.tokens.empty()) {
+      throw Error("batch entry " + std::to_string(e) + " (sequence " + std::to_string(b.sequence) +
+                  ") has no tokens");
+    }
+    const auto n = static_cast<int64_t>(b.tokens.size());
+    if (s.length + n > m.options.n_ctx) {
+      throw Error("sequence " + std::to_string(b.sequence) + ": " + std::to_string(s.length) +
+                  " cached + " + std::to_string(n) + " new tokens exceed the context of " +
+                  std::to_string(m.options.n_ctx) + " positions");
+    }
+    for (int32_t t : b.tokens) {
+      if (t < 0 || t >= n_vocab) {
+        throw Error("token id " + std::to_string(t) + " is outside the vocabulary [0, " +
+                    std::to_string(n_vocab) + ")");
+      }
+    }
+    out.row_start_.push_back(total_rows);
+    out.row_count_.push_back(b.all_logits ? n : 1);
+    total_rows += b.all_logits ? n : 1;
+  }
+  out.data_.assign(static_cast<size_t>(total_rows * n_vocab), 0.0f);
+
+  // Passes of at most n_batch tokens; an entry longer than that continues in the next pass.
+  std::vector<int64_t> done(batch.size(), 0);
+  for (;;) {
+    std::vector<Slice> slices;
+    std::vector<int64_t> out_rows;
+    int64_t budget = m.options.n_batch;
+    for (size_t e = 0; e < batch.size() && budget > 0; ++e) {
+      const BatchEntry& b = batch[e];
+      const auto n = static_cast<int64_t>(b.tokens.size());
+      if (done[e] == n) continue;
+      Slice s;
+      s.entry = e;
+      s.seq = &m.state(b.sequence);
+      s.tokens = b.tokens.data() + done[e];
+      s.n = std::min(n - done[e], budget);
+      s.last = done[e] + s.n == n;
+      s.all_logits = b.all_logits;
+      s.logits = b.all_logits || s.last;
+      s.hook = b.hook;
+      if (s.all_logits) {
+        for (int64_t i = 0; i < s.n; ++i) out_rows.push_back(out.row_start_[e] + done[e] + i);
+      } else if (s.last) {
+        out_rows.push_back(out.row_start_[e]);
+      }
+      done[e] += s.n;
+      budget -= s.n;
+      slices.push_back(s);
+    }
+    if (slices.empty()) break;
+    m.forward(slices, out, out_rows);
+  }
+  return out;
+}
+
+}  // namespace emovec

@@ -1,0 +1,119 @@
+#include "ops/matmul.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "ops/row_dot.h"
+#include "runtime/thread_pool.h"
+
+namespace emovec::ops {
+namespace {
+
+// From this many token rows on, a weight tile is decoded once and multiplied with SGEMM.
+constexpr int64_t kGemmMinTokens = 16;
+constexpr int64_t kTileRows = 64;
+constexpr int64_t kDotGrain = 16;
+
+struct Scratch {
+  std::vector<float> row;
+  std::vector<float> tile;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// Row r of target list `targets`, where rows of all targets are numbered one after another.
+struct RowRef {
+  const MatmulTarget* target;
+  int64_t row;
+};
+
+}  // namespace
+
+void decode_row(const WeightMatrix& w, int64_t row, float* out) {
+  dequantize(w.type, w.data + static_cast<uint64_t>(row) * w.row_bytes, out, w.cols);
+}
+
+void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_stride,
+            int64_t n_tokens, ThreadPool& pool) {
+  if (targets.empty() || n_tokens <= 0) return;
+  const int64_t cols = targets[0].weight->cols;
+  std::vector<int64_t> first_row(targets.size() + 1, 0);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    first_row[i + 1] = first_row[i] + targets[i].weight->rows;
+  }
+  const int64_t total_rows = first_row.back();
+  auto locate = [&](int64_t r) {
+    const auto it = std::upper_bound(first_row.begin(), first_row.end(), r) - 1;
+    const auto idx = static_cast<size_t>(it - first_row.begin());
+    return RowRef{&targets[idx], r - *it};
+  };
+
+  if (n_tokens < kGemmMinTokens) {
+    // Per-token activation block sums, shared by every row.
+    std::vector<float> sums(static_cast<size_t>(n_tokens * (cols / 32 + 1)));
+    const int64_t sums_stride = cols / 32 + 1;
+    if (cols % 32 == 0) {
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        block_sums_32(x + t * x_stride, cols, sums.data() + t * sums_stride);
+      }
+    }
+    pool.parallel_for(total_rows, kDotGrain, [&](int64_t begin, int64_t end, int) {
+      Scratch& s = scratch();
+      for (int64_t r = begin; r < end; ++r) {
+        const RowRef ref = locate(r);
+        const WeightMatrix& w = *ref.target->weight;
+        const uint8_t* row = w.data + static_cast<uint64_t>(ref.row) * w.row_bytes;
+        const RowDotFn dot = row_dot_kernel(w.type);
+        if (dot != nullptr) {
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            ref.target->y[t * ref.target->y_stride + ref.row] =
+                dot(row, x + t * x_stride, sums.data() + t * sums_stride, w.cols);
+          }
+        } else {
+          s.row.resize(static_cast<size_t>(w.cols));
+          dequantize(w.type, row, s.row.data(), w.cols);
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            ref.target->y[t * ref.target->y_stride + ref.row] =
+                dot_f32(s.row.data(), x + t * x_stride, w.cols);
+          }
+        }
+      }
+    });
+    return;
+  }
+
+  // Tiles never straddle two matrices.
+  std::vector<RowRef> tiles;
+  for (const MatmulTarget& t : targets) {
+    for (int64_t r = 0; r < t.weight->rows; r += kTileRows) tiles.push_back({&t, r});
+  }
+  pool.parallel_for(static_cast<int64_t>(tiles.size()), 1, [&](int64_t begin, int64_t end, int) {
+    Scratch& s = scratch();
+    for (int64_t i = begin; i < end; ++i) {
+      const RowRef& tile = tiles[static_cast<size_t>(i)];
+      const WeightMatrix& w = *tile.target->weight;
+      const int64_t n_rows = std::min(kTileRows, w.rows - tile.row);
+      s.tile.resize(static_cast<size_t>(n_rows * w.cols));
+      dequantize(w.type, w.data + static_cast<uint64_t>(tile.row) * w.row_bytes, s.tile.data(),
+                 n_rows * w.cols);
+      // y[t, row0 + j] = sum_k x[t, k] * tile[j, k]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n_tokens),
+                  static_cast<int>(n_rows), static_cast<int>(w.cols), 1.0f, x,
+                  static_cast<int>(x_stride), s.tile.data(), static_cast<int>(w.cols), 0.0f,
+                  tile.target->y + tile.row, static_cast<int>(tile.target->y_stride));
+    }
+  });
+  (void)cols;
+}
+
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+  const MatmulTarget target{&w, y, w.rows};
+  matmul(std::span<const MatmulTarget>(&target, 1), x, w.cols, n_tokens, pool);
+}
+
+}  // namespace emovec::ops

@@ -1,0 +1,46 @@
+// Products of quantised weight matrices with float32 activations: y = x W^T for a batch of
+// token rows. Weights are used as stored in the model file.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "emovec/tensor_type.h"
+
+namespace emovec {
+class ThreadPool;
+}
+
+namespace emovec::ops {
+
+// A weight matrix as stored: `rows` output features, each a row of `cols` input features in
+// the file's block format.
+struct WeightMatrix {
+  std::string name;
+  TensorType type = TensorType::F32;
+  const uint8_t* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  uint64_t row_bytes = 0;
+};
+
+// One product of a group: y[t * y_stride + r] = dot(W row r, x[t * x_stride ...]).
+struct MatmulTarget {
+  const WeightMatrix* weight = nullptr;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+
+// Computes every product of `targets` over the same n_tokens rows of x (x_stride floats apart)
+// in one parallel pass. Few rows: per-row dot kernels; many rows: weight tiles decoded to
+// float32 and multiplied with SGEMM.
+void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_stride,
+            int64_t n_tokens, ThreadPool& pool);
+
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+// Decodes one row of a matrix into float32 (embedding look-ups).
+void decode_row(const WeightMatrix& w, int64_t row, float* out);
+
+}  // namespace emovec::ops

@@ -1,0 +1,54 @@
+#include "ops/row_dot.h"
+
+namespace emovec::ops {
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c");
+  return has;
+#else
+  return false;
+#endif
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) return avx2::dot_f32(a, b, n);
+#endif
+  // Eight partial sums, as the vector kernels keep, so results differ from them only by the
+  // final reduction order.
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  }
+  float s = 0;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (float v : acc) s += v;
+  return s;
+}
+
+void block_sums_32(const float* x, int64_t n, float* sums) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::block_sums_32(x, n, sums);
+    return;
+  }
+#endif
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float s = 0;
+    for (int j = 0; j < 32; ++j) s += x[b * 32 + j];
+    sums[b] = s;
+  }
+}
+
+RowDotFn row_dot_kernel(TensorType type) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) return avx2::kernel(type);
+#endif
+  (void)type;
+  return nullptr;
+}
+
+}  // namespace emovec::ops

@@ -1,0 +1,35 @@
+// Dot products of one quantised weight row with float32 activations, the inner loop of every
+// matrix-vector product. Weights stay in their file format; each kernel decodes a block into
+// registers and multiplies it with the activations in float32.
+#pragma once
+
+#include <cstdint>
+
+#include "emovec/tensor_type.h"
+
+namespace emovec::ops {
+
+// Sums of the activations over consecutive 32-element blocks (n / 32 values, n a multiple of
+// 32): kernels of types with an offset (Q4_0, Q4_1, Q5_0, Q4_K) use them to apply it once per
+// block instead of once per element.
+void block_sums_32(const float* x, int64_t n, float* sums);
+
+// dot(row, x) over n elements; `x_sums` from block_sums_32 (unused by some types).
+using RowDotFn = float (*)(const uint8_t* row, const float* x, const float* x_sums, int64_t n);
+
+// The fastest kernel for `type` on this CPU, or nullptr when there is none (callers then decode
+// the row with dequantize() and use dot_f32).
+RowDotFn row_dot_kernel(TensorType type);
+
+float dot_f32(const float* a, const float* b, int64_t n);
+
+// Whether the AVX2/FMA kernels are in use (decided once, from the CPU).
+bool cpu_has_avx2();
+
+namespace avx2 {
+float dot_f32(const float* a, const float* b, int64_t n);
+void block_sums_32(const float* x, int64_t n, float* sums);
+RowDotFn kernel(TensorType type);
+}  // namespace avx2
+
+}  // namespace emovec::ops

@@ -1,0 +1,335 @@
+// AVX2/FMA/F16C kernels (this file is compiled with -mavx2 -mfma -mf16c and only called when
+// the CPU has them). Each decodes whole blocks into 8-float vectors and accumulates in float32.
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "ops/row_dot.h"
+#include "quant/half.h"
+
+namespace emovec::ops::avx2 {
+namespace {
+
+inline float hsum(__m256 v) {
+  const __m128 lo = _mm256_castps256_ps128(v);
+  const __m128 hi = _mm256_extractf128_ps(v, 1);
+  __m128 s = _mm_add_ps(lo, hi);
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float half(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// Eight unsigned bytes -> eight floats.
+inline __m256 u8_to_ps(__m128i bytes8) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8)); }
+inline __m256 i8_to_ps(__m128i bytes8) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8)); }
+
+// sum_j q_j * x_j for 32 unsigned bytes q (in a 256-bit register) and 32 floats x.
+inline __m256 dot32_u8(__m256i q, const float* x) {
+  const __m128i lo = _mm256_castsi256_si128(q);
+  const __m128i hi = _mm256_extracti128_si256(q, 1);
+  __m256 acc = _mm256_mul_ps(u8_to_ps(lo), _mm256_loadu_ps(x));
+  acc = _mm256_fmadd_ps(u8_to_ps(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), acc);
+  acc = _mm256_fmadd_ps(u8_to_ps(hi), _mm256_loadu_ps(x + 16), acc);
+  acc = _mm256_fmadd_ps(u8_to_ps(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), acc);
+  return acc;
+}
+
+// 16 packed bytes of nibbles -> 32 bytes: low nibbles (elements 0..15) then high (16..31).
+inline __m256i unpack_nibbles16(const uint8_t* qs) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  const __m128i lo = _mm_and_si128(q, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+  return _mm256_set_m128i(hi, lo);
+}
+
+// Bit j of a 32-bit word -> byte j set to 0xff or 0.
+inline __m256i bits_to_bytes(uint32_t bits) {
+  const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                            0x0101010101010101, 0x0000000000000000);
+  __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuffle);
+  const __m256i select = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+  bytes = _mm256_or_si256(bytes, select);
+  return _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));
+}
+
+float dot_q4_0(const uint8_t* row, const float* x, const float* xs, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0;
+  for (int64_t b = 0; b < n / 32; ++b, row += 18, x += 32) {
+    const float d = half(row);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(unpack_nibbles16(row + 2), x), acc);
+    offset += d * xs[b];
+  }
+  return hsum(acc) - 8.0f * offset;
+}
+
+float dot_q4_1(const uint8_t* row, const float* x, const float* xs, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0;
+  for (int64_t b = 0; b < n / 32; ++b, row += 20, x += 32) {
+    const float d = half(row);
+    const float m = half(row + 2);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(unpack_nibbles16(row + 4), x), acc);
+    offset += m * xs[b];
+  }
+  return hsum(acc) + offset;
+}
+
+float dot_q5_0(const uint8_t* row, const float* x, const float* xs, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0;
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  for (int64_t b = 0; b < n / 32; ++b, row += 22, x += 32) {
+    const float d = half(row);
+    uint32_t qh;
+    std::memcpy(&qh, row + 2, 4);
+    const __m256i q =
+        _mm256_or_si256(unpack_nibbles16(row + 6), _mm256_and_si256(bits_to_bytes(qh), bit4));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(q, x), acc);
+    offset += d * xs[b];
+  }
+  return hsum(acc) - 16.0f * offset;
+}
+
+float dot_q5_1(const uint8_t* row, const float* x, const float* xs, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0;
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  for (int64_t b = 0; b < n / 32; ++b, row += 24, x += 32) {
+    const float d = half(row);
+    const float m = half(row + 2);
+    uint32_t qh;
+    std::memcpy(&qh, row + 4, 4);
+    const __m256i q =
+        _mm256_or_si256(unpack_nibbles16(row + 8), _mm256_and_si256(bits_to_bytes(qh), bit4));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(q, x), acc);
+    offset += m * xs[b];
+  }
+  return hsum(acc) + offset;
+}
+
+float dot_q8_0(const uint8_t* row, const float* x, const float*, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 32; ++b, row += 34, x += 32) {
+    const __m256 d = _mm256_set1_ps(half(row));
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 18));
+    __m256 s = _mm256_mul_ps(i8_to_ps(lo), _mm256_loadu_ps(x));
+    s = _mm256_fmadd_ps(i8_to_ps(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), s);
+    s = _mm256_fmadd_ps(i8_to_ps(hi), _mm256_loadu_ps(x + 16), s);
+    s = _mm256_fmadd_ps(i8_to_ps(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), s);
+    acc = _mm256_fmadd_ps(d, s, acc);
+  }
+  return hsum(acc);
+}
+
+// The 6-bit scales and mins of Q4_K/Q5_K's eight sub-blocks.
+inline void scale_min_k4(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
+  for (int i = 0; i < 4; ++i) {
+    sc[i] = s[i] & 0x3f;
+    mn[i] = s[4 + i] & 0x3f;
+    sc[4 + i] = static_cast<uint8_t>((s[8 + i] & 0x0f) | ((s[i] >> 2) & 0x30));
+    mn[4 + i] = static_cast<uint8_t>((s[8 + i] >> 4) | ((s[4 + i] >> 2) & 0x30));
+  }
+}
+
+float dot_q4_k(const uint8_t* row, const float* x, const float* xs, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0;
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  for (int64_t b = 0; b < n / 256; ++b, row += 144, x += 256, xs += 8) {
+    const float d = half(row);
+    const float dmin = half(row + 2);
+    uint8_t sc[8], mn[8];
+    scale_min_k4(row + 4, sc, mn);
+    const uint8_t* qs = row + 16;
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+      const __m256i lo = _mm256_and_si256(q, mask);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc[2 * c])),
+                            dot32_u8(lo, x + 64 * c), acc);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc[2 * c + 1])),
+                            dot32_u8(hi, x + 64 * c + 32), acc);
+    }
+    for (int s = 0; s < 8; ++s) offset += dmin * static_cast<float>(mn[s]) * xs[s];
+  }
+  return hsum(acc) - offset;
+}
+
+float dot_q5_k(const uint8_t* row, const float* x, const float* xs, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0;
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  const __m256i one = _mm256_set1_epi8(1);
+  for (int64_t b = 0; b < n / 256; ++b, row += 176, x += 256, xs += 8) {
+    const float d = half(row);
+    const float dmin = half(row + 2);
+    uint8_t sc[8], mn[8];
+    scale_min_k4(row + 4, sc, mn);
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16));
+    const uint8_t* qs = row + 48;
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+      const __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4);
+      const __m256i hhi =
+          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4);
+      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, mask), hlo);
+      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), hhi);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc[2 * c])),
+                            dot32_u8(lo, x + 64 * c), acc);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc[2 * c + 1])),
+                            dot32_u8(hi, x + 64 * c + 32), acc);
+    }
+    for (int s = 0; s < 8; ++s) offset += dmin * static_cast<float>(mn[s]) * xs[s];
+  }
+  return hsum(acc) - offset;
+}
+
+// sum over 16 signed bytes q (low half of a register, or high) times x.
+inline __m256 dot16_i8(__m128i q, const float* x) {
+  __m256 s = _mm256_mul_ps(i8_to_ps(q), _mm256_loadu_ps(x));
+  return _mm256_fmadd_ps(i8_to_ps(_mm_srli_si128(q, 8)), _mm256_loadu_ps(x + 8), s);
+}
+
+float dot_q6_k(const uint8_t* row, const float* x, const float*, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i mask4 = _mm256_set1_epi8(0x0f);
+  const __m256i mask2 = _mm256_set1_epi8(0x03);
+  const __m256i bias = _mm256_set1_epi8(32);
+  for (int64_t b = 0; b < n / 256; ++b, row += 210, x += 256) {
+    const uint8_t* ql = row;
+    const uint8_t* qh = row + 128;
+    const auto* scales = reinterpret_cast<const int8_t*>(row + 192);
+    const float d = half(row + 208);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * h));
+      __m256i g[4];
+      g[0] = _mm256_or_si256(_mm256_and_si256(l0, mask4),
+                             _mm256_slli_epi16(_mm256_and_si256(hb, mask2), 4));
+      g[1] =
+          _mm256_or_si256(_mm256_and_si256(l1, mask4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), mask2), 4));
+      g[2] =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), mask4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), mask2), 4));
+      g[3] =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), mask4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), mask2), 4));
+      const float* xh = x + 128 * h;
+      for (int k = 0; k < 4; ++k) {
+        const __m256i q = _mm256_sub_epi8(g[k], bias);
+        const int s = 8 * h + 2 * k;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(scales[s])),
+                              dot16_i8(_mm256_castsi256_si128(q), xh + 32 * k), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(scales[s + 1])),
+                              dot16_i8(_mm256_extracti128_si256(q, 1), xh + 32 * k + 16), acc);
+      }
+    }
+  }
+  return hsum(acc);
+}
+
+float dot_f16(const uint8_t* row, const float* x, const float*, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 w0 =
+        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+    const __m256 w1 =
+        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i + 16)));
+    a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
+  }
+  float s = hsum(_mm256_add_ps(a0, a1));
+  for (; i < n; ++i) s += half(row + 2 * i) * x[i];
+  return s;
+}
+
+float dot_bf16(const uint8_t* row, const float* x, const float*, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i w16 =
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+    const __m256 w = _mm256_castsi256_ps(_mm256_slli_epi32(w16, 16));
+    a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + i), a0);
+  }
+  float s = hsum(a0);
+  for (; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, row + 2 * i, 2);
+    s += bf16_to_f32(h) * x[i];
+  }
+  return s;
+}
+
+float dot_f32_row(const uint8_t* row, const float* x, const float*, int64_t n) {
+  return dot_f32(reinterpret_cast<const float*>(row), x, n);
+}
+
+}  // namespace
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), a1);
+  }
+  float s = hsum(_mm256_add_ps(a0, a1));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void block_sums_32(const float* x, int64_t n, float* sums) {
+  for (int64_t b = 0; b < n / 32; ++b, x += 32) {
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
+                                   _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)));
+    sums[b] = hsum(s);
+  }
+}
+
+RowDotFn kernel(TensorType type) {
+  switch (type) {
+    case TensorType::F32:
+      return dot_f32_row;
+    case TensorType::F16:
+      return dot_f16;
+    case TensorType::BF16:
+      return dot_bf16;
+    case TensorType::Q4_0:
+      return dot_q4_0;
+    case TensorType::Q4_1:
+      return dot_q4_1;
+    case TensorType::Q5_0:
+      return dot_q5_0;
+    case TensorType::Q5_1:
+      return dot_q5_1;
+    case TensorType::Q8_0:
+      return dot_q8_0;
+    case TensorType::Q4_K:
+      return dot_q4_k;
+    case TensorType::Q5_K:
+      return dot_q5_k;
+    case TensorType::Q6_K:
+      return dot_q6_k;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace emovec::ops::avx2
+
+#endif

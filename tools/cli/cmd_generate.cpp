@@ -1,0 +1,226 @@
+// emovec generate / emovec chat: text generation with llama.cpp's flag names.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "commands.h"
+#include "emovec/decoder.h"
+#include "emovec/error.h"
+#include "emovec/generate.h"
+#include "emovec/model_file.h"
+#include "emovec/model_registry.h"
+#include "emovec/tokenizer.h"
+
+namespace emovec::cli {
+namespace {
+
+struct GenerationFlags {
+  std::string model = "smollm2-135m-instruct";
+  std::string prompt;
+  std::string prompt_file;
+  std::string system;
+  bool chat = false;
+  int32_t n_predict = 128;
+  float temperature = 0.8f;
+  int32_t top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int32_t repeat_last_n = 64;
+  int64_t seed = -1;
+  int threads = 0;
+  int64_t ctx = 0;
+  int64_t batch = 512;
+  bool ignore_eos = false;
+  bool json = false;
+  bool verbose_prompt = false;
+  std::vector<std::string> stop;
+};
+
+void add_common_flags(CLI::App* cmd, GenerationFlags& f) {
+  cmd->add_option("-m,--model", f.model, "model: a GGUF file, a model folder or a shipped name")
+      ->capture_default_str();
+  cmd->add_option("-n,--n-predict", f.n_predict,
+                  "tokens to generate at most (-1: until the end of the reply)")
+      ->capture_default_str();
+  cmd->add_option("--temp", f.temperature, "temperature (0: greedy)")->capture_default_str();
+  cmd->add_option("--top-k", f.top_k, "top-k sampling (0: off)")->capture_default_str();
+  cmd->add_option("--top-p", f.top_p, "top-p sampling (1: off)")->capture_default_str();
+  cmd->add_option("--min-p", f.min_p, "min-p sampling (0: off)")->capture_default_str();
+  cmd->add_option("--repeat-penalty", f.repeat_penalty, "repetition penalty (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-last-n", f.repeat_last_n, "tokens the penalty looks back at")
+      ->capture_default_str();
+  cmd->add_option("-s,--seed", f.seed, "random seed (-1: a random one, printed)")
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", f.threads, "threads (0: all cores)")->capture_default_str();
+  cmd->add_option("-c,--ctx-size", f.ctx, "context size (0: the model's, at most 4096)")
+      ->capture_default_str();
+  cmd->add_option("-b,--batch-size", f.batch, "tokens per forward pass during prefill")
+      ->capture_default_str();
+  cmd->add_option("--stop", f.stop, "stop string (repeatable)");
+  cmd->add_flag("--ignore-eos", f.ignore_eos, "keep generating past end-of-reply tokens");
+  cmd->add_option("--system-prompt", f.system, "system message (with --chat / in chat)");
+}
+
+GenerateOptions generate_options(const GenerationFlags& f) {
+  GenerateOptions o;
+  o.n_predict = f.n_predict;
+  o.sampling.temperature = f.temperature;
+  o.sampling.top_k = f.top_k;
+  o.sampling.top_p = f.top_p;
+  o.sampling.min_p = f.min_p;
+  o.sampling.repeat_penalty = f.repeat_penalty;
+  o.sampling.repeat_last_n = f.repeat_last_n;
+  if (f.seed < 0 && f.temperature > 0) {
+    o.sampling.seed = std::random_device{}();
+    std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(o.sampling.seed));
+  } else {
+    o.sampling.seed = static_cast<uint64_t>(f.seed);
+  }
+  o.sampling.validate();
+  o.stop = f.stop;
+  o.ignore_eos = f.ignore_eos;
+  return o;
+}
+
+std::unique_ptr<DecoderModel> load_decoder(const std::string& argument) {
+  return DecoderModel::load(resolve_model_argument(argument));
+}
+
+EngineOptions engine_options(const GenerationFlags& f) {
+  if (f.threads < 0) throw Error("--threads must be 0 (all cores) or positive");
+  if (f.ctx < 0) throw Error("--ctx-size must be 0 (the model's) or positive");
+  if (f.batch <= 0) throw Error("--batch-size must be positive");
+  EngineOptions e;
+  e.n_threads = f.threads;
+  e.n_ctx = f.ctx;
+  e.n_batch = f.batch;
+  return e;
+}
+
+void print_timings(const GenerateResult& r) {
+  const double pre =
+      r.prefill_seconds > 0 ? static_cast<double>(r.n_prompt) / r.prefill_seconds : 0;
+  const double dec = r.decode_seconds > 0 && !r.tokens.empty()
+                         ? static_cast<double>(r.tokens.size()) / r.decode_seconds
+                         : 0;
+  std::fprintf(stderr,
+               "\n[prompt: %lld tokens, %.1f tokens/s | reply: %zu tokens, %.1f tokens/s | "
+               "finish: %s]\n",
+               static_cast<long long>(r.n_prompt), pre, r.tokens.size(), dec,
+               r.finish_reason.c_str());
+}
+
+void run_generate(const GenerationFlags& f) {
+  std::string prompt = f.prompt;
+  if (!f.prompt_file.empty()) {
+    std::ifstream in(f.prompt_file, std::ios::binary);
+    if (!in) throw Error("cannot open prompt file " + f.prompt_file);
+    std::ostringstream s;
+    s << in.rdbuf();
+    prompt = s.str();
+  }
+  if (prompt.empty()) throw Error("the prompt is empty: give one with -p TEXT or -f FILE");
+  const GenerateOptions options = generate_options(f);
+  const auto model = load_decoder(f.model);
+  std::vector<int32_t> ids;
+  if (f.chat) {
+    std::vector<ChatMessage> messages;
+    if (!f.system.empty()) messages.push_back({"system", f.system});
+    messages.push_back({"user", prompt});
+    ids = tokenize_chat(*model, messages);
+  } else {
+    ids = tokenize_prompt(*model, prompt);
+  }
+  if (ids.empty()) throw Error("the prompt gives no tokens");
+  Engine engine(*model, engine_options(f));
+  Generator generator(engine);
+  if (f.json) {
+    const GenerateResult r = generator.run(ids, options);
+    nlohmann::json out = {{"text", r.text},
+                          {"tokens", r.tokens},
+                          {"prompt_tokens", ids.size()},
+                          {"finish_reason", r.finish_reason},
+                          {"prefill_seconds", r.prefill_seconds},
+                          {"decode_seconds", r.decode_seconds}};
+    std::printf("%s\n", out.dump(1).c_str());
+    return;
+  }
+  if (!f.chat) std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  const GenerateResult r = generator.run(ids, options, [](std::string_view piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  std::fputs("\n", stdout);
+  print_timings(r);
+}
+
+void run_chat(const GenerationFlags& f) {
+  const GenerateOptions options = generate_options(f);
+  const auto model = load_decoder(f.model);
+  if (model->chat_template() == nullptr) {
+    throw Error(model->file().path() +
+                " has no chat template (a base model): use emovec generate instead");
+  }
+  Engine engine(*model, engine_options(f));
+  Generator generator(engine);
+  std::vector<ChatMessage> messages;
+  if (!f.system.empty()) messages.push_back({"system", f.system});
+  std::fprintf(stderr, "chat with %s: type a message; /reset starts over, /exit quits\n",
+               f.model.c_str());
+  std::string line;
+  for (;;) {
+    std::fputs("> ", stdout);
+    std::fflush(stdout);
+    if (!std::getline(std::cin, line)) break;
+    if (line == "/exit" || line == "/quit") break;
+    if (line == "/reset") {
+      messages.resize(f.system.empty() ? 0 : 1);
+      continue;
+    }
+    if (line.empty()) continue;
+    messages.push_back({"user", line});
+    const std::vector<int32_t> ids = tokenize_chat(*model, messages);
+    GenerateResult r;
+    try {
+      r = generator.run(ids, options, [](std::string_view piece) {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+        return true;
+      });
+    } catch (const Error& e) {
+      messages.pop_back();
+      std::fprintf(stderr, "error: %s\n", e.what());
+      continue;
+    }
+    std::fputs("\n", stdout);
+    messages.push_back({"assistant", r.text});
+  }
+}
+
+}  // namespace
+
+void register_generate_command(CLI::App& app) {
+  auto flags = std::make_shared<GenerationFlags>();
+  CLI::App* cmd = app.add_subcommand("generate", "generate text from a prompt");
+  add_common_flags(cmd, *flags);
+  cmd->add_option("-p,--prompt", flags->prompt, "prompt text");
+  cmd->add_option("-f,--file", flags->prompt_file, "read the prompt from a file");
+  cmd->add_flag("--chat", flags->chat, "apply the model's chat template to the prompt");
+  cmd->add_flag("--json", flags->json, "print the result as JSON (no streaming)");
+  cmd->callback([flags] { run_generate(*flags); });
+}
+
+void register_chat_command(CLI::App& app) {
+  auto flags = std::make_shared<GenerationFlags>();
+  CLI::App* cmd = app.add_subcommand("chat", "interactive chat, streaming the replies");
+  add_common_flags(cmd, *flags);
+  cmd->callback([flags] { run_chat(*flags); });
+}
+
+}  // namespace emovec::cli
