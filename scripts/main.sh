@@ -9,7 +9,6 @@ bash "$ROOT/scripts/setup.sh"
 EMOVEC=${BUILD_DIR:-$ROOT/build}/bin/emovec
 
 "$EMOVEC" models
-"$EMOVEC" inspect smollm2-135m-instruct --tensors 12
-"$EMOVEC" template smollm2-135m-instruct --system "You are a cheerful assistant." \
-  --user "How did you feel when you received the surprise birthday party from your friends?"
-"$EMOVEC" tokenize smollm2-135m-instruct "How did you feel when you received the surprise party?"
+QUESTION="How did you feel when you received the surprise birthday party from your friends?"
+printf '\n== %s\n' "emovec generate -m smollm2-135m-instruct --chat --temp 0 -p \"$QUESTION\""
+"$EMOVEC" generate -m smollm2-135m-instruct --chat --temp 0 -n 128 -p "$QUESTION"

@@ -2,10 +2,12 @@
 # Sets up everything emovec needs on a fresh Debian 12 machine: system packages, the Python tools
 # used by tests (in a virtual environment in the cache), the shipped models, and the build.
 #
-#   bash scripts/setup.sh [--golden]
+#   bash scripts/setup.sh [--golden] [--peer]
 #
 # --golden also installs the reference implementations (transformers, tokenizers, torch) that the
 # scripts in tools/golden/ use to regenerate golden files; tests do not need them.
+# --peer also installs llama.cpp (llama-cpp-python, compiled from source: several minutes), the
+# peer implementation that tools/peer/ compares emovec with; never an emovec dependency.
 # Environment: EMOVEC_CACHE_DIR (default ~/.cache/emovec), EMOVEC_MODELS_DIR (default
 # $EMOVEC_CACHE_DIR/models), BUILD_DIR (default build), JOBS (default: number of cores).
 set -euo pipefail
@@ -16,13 +18,21 @@ export EMOVEC_MODELS_DIR=${EMOVEC_MODELS_DIR:-$EMOVEC_CACHE_DIR/models}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 JOBS=${JOBS:-$(nproc)}
 GOLDEN=0
-[[ "${1:-}" == "--golden" ]] && GOLDEN=1
+PEER=0
+for arg in "$@"; do
+  case $arg in
+    --golden) GOLDEN=1 ;;
+    --peer) PEER=1 ;;
+    *) echo "usage: bash scripts/setup.sh [--golden] [--peer]" >&2; exit 2 ;;
+  esac
+done
 
-# System packages: compilers, build tools and the C++ libraries emovec builds against.
+# System packages: compilers, build tools and the C++ libraries emovec builds against
+# (OpenBLAS for float32 matrix-matrix products, Google Benchmark for bench/).
 APT_PACKAGES=(
   build-essential cmake g++ git pkg-config
   python3 python3-venv python3-pip
-  libgtest-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev nlohmann-json3-dev libcli11-dev libopenblas-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
 )
 
@@ -49,6 +59,11 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/tools/requirements.txt"
 if ((GOLDEN)); then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/tools/requirements-golden.txt"
+fi
+if ((PEER)); then
+  log "llama.cpp peer (llama-cpp-python from source, several minutes)"
+  CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$JOBS} \
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/tools/requirements-peer.txt"
 fi
 
 log "models in $EMOVEC_MODELS_DIR"

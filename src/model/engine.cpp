@@ -163,7 +163,11 @@ struct Engine::Impl {
       for (int64_t i = 0; i < s.n; ++i) rows.emplace_back(&s, i);
     }
     const int64_t items = n_rows * h.n_head;
-    pool.parallel_for(items, 1, [&](int64_t begin, int64_t end, int) {
+    // Short attention (one new token, a short context) costs less than waking the workers.
+    int64_t keys = 0;
+    for (const Slice& s : slices) keys += s.n * (s.seq->length + s.n);
+    const int64_t grain = keys * h.n_head * hd < (1 << 16) ? items : 1;
+    pool.parallel_for(items, grain, [&](int64_t begin, int64_t end, int) {
       thread_local std::vector<float> scores;
       for (int64_t it = begin; it < end; ++it) {
         const auto& [slice, i] = rows[static_cast<size_t>(it / h.n_head)];

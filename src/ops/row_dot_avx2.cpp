@@ -31,23 +31,35 @@ inline float half(const uint8_t* p) {
 inline __m256 u8_to_ps(__m128i bytes8) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8)); }
 inline __m256 i8_to_ps(__m128i bytes8) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8)); }
 
-// sum_j q_j * x_j for 32 unsigned bytes q (in a 256-bit register) and 32 floats x.
-inline __m256 dot32_u8(__m256i q, const float* x) {
-  const __m128i lo = _mm256_castsi256_si128(q);
-  const __m128i hi = _mm256_extracti128_si256(q, 1);
-  __m256 acc = _mm256_mul_ps(u8_to_ps(lo), _mm256_loadu_ps(x));
-  acc = _mm256_fmadd_ps(u8_to_ps(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), acc);
-  acc = _mm256_fmadd_ps(u8_to_ps(hi), _mm256_loadu_ps(x + 16), acc);
-  acc = _mm256_fmadd_ps(u8_to_ps(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), acc);
-  return acc;
+// sum_j q_j * x_j for 16 unsigned bytes q and 16 floats x, as two independent chains.
+inline __m256 dot16_u8(__m128i q, const float* x, __m256 acc0, __m256* acc1) {
+  *acc1 = _mm256_fmadd_ps(u8_to_ps(_mm_srli_si128(q, 8)), _mm256_loadu_ps(x + 8), *acc1);
+  return _mm256_fmadd_ps(u8_to_ps(q), _mm256_loadu_ps(x), acc0);
 }
 
-// 16 packed bytes of nibbles -> 32 bytes: low nibbles (elements 0..15) then high (16..31).
-inline __m256i unpack_nibbles16(const uint8_t* qs) {
+// sum_j q_j * x_j for 32 unsigned bytes q (low 16 bytes: elements 0..15) and 32 floats x.
+inline __m256 dot32_u8(__m128i lo, __m128i hi, const float* x) {
+  __m256 b = _mm256_mul_ps(u8_to_ps(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8));
+  __m256 a = _mm256_mul_ps(u8_to_ps(lo), _mm256_loadu_ps(x));
+  a = dot16_u8(hi, x + 16, a, &b);
+  return _mm256_add_ps(a, b);
+}
+
+inline __m256 dot32_u8(__m256i q, const float* x) {
+  return dot32_u8(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1), x);
+}
+
+// 16 packed bytes of nibbles: low nibbles (elements 0..15) and high nibbles (16..31).
+inline void unpack_nibbles16(const uint8_t* qs, __m128i* lo, __m128i* hi) {
   const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
   const __m128i mask = _mm_set1_epi8(0x0f);
-  const __m128i lo = _mm_and_si128(q, mask);
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+  *lo = _mm_and_si128(q, mask);
+  *hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+}
+
+inline __m256i unpack_nibbles16(const uint8_t* qs) {
+  __m128i lo, hi;
+  unpack_nibbles16(qs, &lo, &hi);
   return _mm256_set_m128i(hi, lo);
 }
 
@@ -66,7 +78,9 @@ float dot_q4_0(const uint8_t* row, const float* x, const float* xs, int64_t n) {
   float offset = 0;
   for (int64_t b = 0; b < n / 32; ++b, row += 18, x += 32) {
     const float d = half(row);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(unpack_nibbles16(row + 2), x), acc);
+    __m128i lo, hi;
+    unpack_nibbles16(row + 2, &lo, &hi);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(lo, hi, x), acc);
     offset += d * xs[b];
   }
   return hsum(acc) - 8.0f * offset;
@@ -78,7 +92,9 @@ float dot_q4_1(const uint8_t* row, const float* x, const float* xs, int64_t n) {
   for (int64_t b = 0; b < n / 32; ++b, row += 20, x += 32) {
     const float d = half(row);
     const float m = half(row + 2);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(unpack_nibbles16(row + 4), x), acc);
+    __m128i lo, hi;
+    unpack_nibbles16(row + 4, &lo, &hi);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(lo, hi, x), acc);
     offset += m * xs[b];
   }
   return hsum(acc) + offset;
@@ -123,11 +139,11 @@ float dot_q8_0(const uint8_t* row, const float* x, const float*, int64_t n) {
     const __m256 d = _mm256_set1_ps(half(row));
     const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2));
     const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 18));
-    __m256 s = _mm256_mul_ps(i8_to_ps(lo), _mm256_loadu_ps(x));
-    s = _mm256_fmadd_ps(i8_to_ps(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), s);
-    s = _mm256_fmadd_ps(i8_to_ps(hi), _mm256_loadu_ps(x + 16), s);
-    s = _mm256_fmadd_ps(i8_to_ps(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), s);
-    acc = _mm256_fmadd_ps(d, s, acc);
+    __m256 s0 = _mm256_mul_ps(i8_to_ps(lo), _mm256_loadu_ps(x));
+    __m256 s1 = _mm256_mul_ps(i8_to_ps(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8));
+    s0 = _mm256_fmadd_ps(i8_to_ps(hi), _mm256_loadu_ps(x + 16), s0);
+    s1 = _mm256_fmadd_ps(i8_to_ps(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), s1);
+    acc = _mm256_fmadd_ps(d, _mm256_add_ps(s0, s1), acc);
   }
   return hsum(acc);
 }

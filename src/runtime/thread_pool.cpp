@@ -54,7 +54,14 @@ void ThreadPool::run(int64_t n, int64_t grain, Thunk thunk, void* ctx) {
   }
   if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
   work_on_current(0);
-  while (pending_.load(std::memory_order_acquire) != 0) EMOVEC_CPU_RELAX();
+  // A worker that lost its core (a busy machine) is waited for without burning this one.
+  for (int polls = 0; pending_.load(std::memory_order_acquire) != 0; ++polls) {
+    if (polls < 4096) {
+      EMOVEC_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void ThreadPool::worker(int index) {

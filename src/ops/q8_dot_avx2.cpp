@@ -1,0 +1,324 @@
+// AVX2 kernels for quantised weights times int8-quantised activations (this file is compiled
+// with -mavx2 -mfma -mf16c and only called when the CPU has them). Per 32-element block:
+// _mm256_maddubs_epi16 multiplies unsigned weight codes with the signed activations into int16
+// pair sums (at most 2 * 63 * 127 or 2 * 128 * 127, below the saturation limit), madd with ones
+// widens them to int32, and one conversion plus fma scales the block by d_w * d_x. Offsets of
+// the centred codes (-8, -16, -32) are subtracted in the int16 sums, so each block's integer sum
+// equals the portable kernel's exactly.
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "ops/q8_activation.h"
+
+namespace emovec::ops::avx2 {
+namespace {
+
+inline float hsum(__m256 v) {
+  const __m128 lo = _mm256_castps256_ps128(v);
+  const __m128 hi = _mm256_extractf128_ps(v, 1);
+  __m128 s = _mm_add_ps(lo, hi);
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline float half(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m256i load256(const void* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// Eight unsigned bytes -> eight floats.
+inline __m256 u8x8_to_ps(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// Sixteen int16 pair sums -> their sum as eight float partial sums.
+inline __m256 i16_to_ps(__m256i pairs) {
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+// sum_j u_j * s_j for 32 unsigned u (< 128 here, or up to 128 from the sign trick) and signed s,
+// as eight float partial sums.
+inline __m256 dot_u8_i8(__m256i u, __m256i s) { return i16_to_ps(_mm256_maddubs_epi16(u, s)); }
+
+// Unsigned codes u with a constant offset: sum_j (u_j - offset) * s_j.
+inline __m256 dot_u8_off_i8(__m256i u, __m256i offset, __m256i s) {
+  return i16_to_ps(_mm256_sub_epi16(_mm256_maddubs_epi16(u, s), _mm256_maddubs_epi16(offset, s)));
+}
+
+// 16 packed bytes of nibbles -> 32 bytes: low nibbles (elements 0..15), then high (16..31).
+inline __m256i nibbles32(const uint8_t* qs) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// Bit j of `bits` -> byte j = 0x10 (the fifth bit of a Q5 code) or 0.
+inline __m256i fifth_bits(const uint8_t* p) {
+  uint32_t bits;
+  std::memcpy(&bits, p, 4);
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+  // Byte j of each group of eight keeps only bit j, then compares equal to all-ones when set.
+  const __m256i others = _mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+  const __m256i set = _mm256_cmpeq_epi8(others, _mm256_set1_epi64x(-1));
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// The 32-element block types: `block` gives a block's integer sum as eight float partial sums,
+// scaled here by d_w * d_x (d_w the half at the block's start). For types with a min m (the half
+// at byte kMinAt, or -1 for none), m * sum[b] is added in scalar chains beside the vector ones.
+// Two blocks per step, each with its own accumulators, hide the fma latency.
+template <int64_t kBytes, int kMinAt, typename Block>
+float dot_blocks(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t blocks,
+                 Block block) {
+  const int8_t* xq = x.q.data() + 32 * first_block;
+  const float* xd = x.d.data() + first_block;
+  const float* xs = x.sum.data() + first_block;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float offset0 = 0, offset1 = 0;
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    const uint8_t* w = row + b * kBytes;
+    const __m256 s0 = block(w, load256(xq + 32 * b));
+    const __m256 s1 = block(w + kBytes, load256(xq + 32 * b + 32));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half(w) * xd[b]), s0, acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half(w + kBytes) * xd[b + 1]), s1, acc1);
+    if constexpr (kMinAt >= 0) {
+      offset0 += half(w + kMinAt) * xs[b];
+      offset1 += half(w + kBytes + kMinAt) * xs[b + 1];
+    }
+  }
+  if (b < blocks) {
+    const uint8_t* w = row + b * kBytes;
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half(w) * xd[b]), block(w, load256(xq + 32 * b)), acc0);
+    if constexpr (kMinAt >= 0) offset0 += half(w + kMinAt) * xs[b];
+  }
+  return hsum(_mm256_add_ps(acc0, acc1)) + (offset0 + offset1);
+}
+
+float dot_q4_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  const __m256i eight = _mm256_set1_epi8(8);
+  return dot_blocks<18, -1>(row, x, first_block, n / 32, [eight](const uint8_t* w, __m256i xq) {
+    return dot_u8_off_i8(nibbles32(w + 2), eight, xq);
+  });
+}
+
+float dot_q4_1(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  return dot_blocks<20, 2>(row, x, first_block, n / 32, [](const uint8_t* w, __m256i xq) {
+    return dot_u8_i8(nibbles32(w + 4), xq);
+  });
+}
+
+float dot_q5_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  return dot_blocks<22, -1>(row, x, first_block, n / 32, [sixteen](const uint8_t* w, __m256i xq) {
+    return dot_u8_off_i8(_mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2)), sixteen, xq);
+  });
+}
+
+float dot_q5_1(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  return dot_blocks<24, 2>(row, x, first_block, n / 32, [](const uint8_t* w, __m256i xq) {
+    return dot_u8_i8(_mm256_or_si256(nibbles32(w + 8), fifth_bits(w + 4)), xq);
+  });
+}
+
+float dot_q8_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  return dot_blocks<34, -1>(row, x, first_block, n / 32, [](const uint8_t* w, __m256i xq) {
+    // maddubs needs one unsigned operand: |w| times x with w's sign.
+    const __m256i q = load256(w + 2);
+    return dot_u8_i8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
+  });
+}
+
+// The 6-bit scales and mins of Q4_K/Q5_K's eight sub-blocks.
+inline void scale_min_k4(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
+  for (int i = 0; i < 4; ++i) {
+    sc[i] = s[i] & 0x3f;
+    mn[i] = s[4 + i] & 0x3f;
+    sc[4 + i] = static_cast<uint8_t>((s[8 + i] & 0x0f) | ((s[i] >> 2) & 0x30));
+    mn[4 + i] = static_cast<uint8_t>((s[8 + i] >> 4) | ((s[4 + i] >> 2) & 0x30));
+  }
+}
+
+// Q4_K and Q5_K: sub-block s of a super-block is activation block 8 * super + s. Its factor
+// d * scale[s] * d_x is computed for all eight at once; the mins go into a vector of offsets.
+template <bool kFiveBit>
+float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  constexpr int64_t kBytes = kFiveBit ? 176 : 144;
+  const int8_t* xq = x.q.data() + 32 * first_block;
+  const float* xd = x.d.data() + first_block;
+  const float* xs = x.sum.data() + first_block;
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  const __m256i one = _mm256_set1_epi8(1);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), offset = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < n / 256; ++sb, row += kBytes, xq += 256, xd += 8, xs += 8) {
+    uint8_t sc[8], mn[8];
+    scale_min_k4(row + 4, sc, mn);
+    alignas(32) float factor[8];
+    _mm256_store_ps(factor, _mm256_mul_ps(_mm256_set1_ps(half(row)),
+                                          _mm256_mul_ps(u8x8_to_ps(sc), _mm256_loadu_ps(xd))));
+    offset = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(half(row + 2)), u8x8_to_ps(mn)),
+                             _mm256_loadu_ps(xs), offset);
+    const uint8_t* qs = row + (kFiveBit ? 48 : 16);
+    __m256i qh = kFiveBit ? load256(row + 16) : _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = load256(qs + 32 * c);
+      __m256i lo = _mm256_and_si256(q, mask);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+      if constexpr (kFiveBit) {
+        // Bit s of byte j is the fifth bit of sub-block s's element j; shifts stay in the byte
+        // for the bits kept.
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
+        qh = _mm256_srli_epi16(qh, 1);
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
+        qh = _mm256_srli_epi16(qh, 1);
+      }
+      acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&factor[2 * c]),
+                             dot_u8_i8(lo, load256(xq + 64 * c)), acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&factor[2 * c + 1]),
+                             dot_u8_i8(hi, load256(xq + 64 * c + 32)), acc1);
+    }
+  }
+  return hsum(_mm256_add_ps(acc0, acc1)) - hsum(offset);
+}
+
+// Q6_K: the 6-bit codes of a 128-element half come from 64 bytes of nibbles and 32 bytes of
+// 2-bit high parts; activation block k of the half covers the 16-element sub-blocks 2k and
+// 2k + 1, whose int8 scales multiply the int16 pair sums in madd (at most 2 * 32 * 127 * 128).
+float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  const int8_t* xq = x.q.data() + 32 * first_block;
+  const float* xd = x.d.data() + first_block;
+  const __m256i mask4 = _mm256_set1_epi8(0x0f);
+  const __m256i mask2 = _mm256_set1_epi8(0x03);
+  const __m256i m32 = _mm256_set1_epi8(32);
+  // Shuffles picking int16 scale 2k (low 128-bit lane) and 2k + 1 (high lane) of eight.
+  __m256i pick[4];
+  for (int k = 0; k < 4; ++k) {
+    const auto lo = static_cast<short>(((4 * k + 1) << 8) | (4 * k));
+    const auto hi = static_cast<short>(((4 * k + 3) << 8) | (4 * k + 2));
+    pick[k] = _mm256_set_m128i(_mm_set1_epi16(lo), _mm_set1_epi16(hi));
+  }
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < n / 256; ++sb, row += 210, xq += 256, xd += 8) {
+    const uint8_t* ql = row;
+    const uint8_t* qh = row + 128;
+    const float d = half(row + 208);
+    const __m256i scales16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 192)));
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = load256(ql + 64 * h);
+      const __m256i l1 = load256(ql + 64 * h + 32);
+      const __m256i hb = load256(qh + 32 * h);
+      const __m256i sc = h == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
+                                : _mm256_permute2x128_si256(scales16, scales16, 0x11);
+      __m256i g[4];
+      g[0] = _mm256_or_si256(_mm256_and_si256(l0, mask4),
+                             _mm256_slli_epi16(_mm256_and_si256(hb, mask2), 4));
+      g[1] =
+          _mm256_or_si256(_mm256_and_si256(l1, mask4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), mask2), 4));
+      g[2] =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), mask4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), mask2), 4));
+      g[3] =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), mask4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), mask2), 4));
+      for (int k = 0; k < 4; ++k) {
+        const int b = 4 * h + k;
+        const __m256i xb = load256(xq + 32 * b);
+        const __m256i pairs =
+            _mm256_sub_epi16(_mm256_maddubs_epi16(g[k], xb), _mm256_maddubs_epi16(m32, xb));
+        const __m256 s =
+            _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_shuffle_epi8(sc, pick[k])));
+        if (k % 2 == 0) {
+          acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d * xd[b]), s, acc0);
+        } else {
+          acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * xd[b]), s, acc1);
+        }
+      }
+    }
+  }
+  return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+}  // namespace
+
+void quantize_activation_blocks(const float* x, int64_t n, int8_t* q, float* d, float* sum) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  // packs interleaves the 128-bit lanes; this restores element order.
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, q += kQ8Block) {
+    __m256 v[4];
+    for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(x + 8 * k);
+    const __m256 amax =
+        _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], abs_mask), _mm256_and_ps(v[1], abs_mask)),
+                      _mm256_max_ps(_mm256_and_ps(v[2], abs_mask), _mm256_and_ps(v[3], abs_mask)));
+    const float scale = hmax(amax) / 127.0f;
+    const __m256 inv = _mm256_set1_ps(scale != 0 ? 1.0f / scale : 0.0f);
+    __m256i i[4];
+    for (int k = 0; k < 4; ++k) {
+      // Round to nearest, ties to even, as the portable code's nearbyint.
+      i[k] = _mm256_cvtps_epi32(
+          _mm256_round_ps(_mm256_mul_ps(v[k], inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    const int32_t s =
+        hsum_i32(_mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3])));
+    const __m256i packed =
+        _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_permutevar8x32_epi32(packed, order));
+    d[b] = scale;
+    sum[b] = scale * static_cast<float>(s);
+  }
+}
+
+Q8DotFn q8_dot_kernel(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return dot_q4_0;
+    case TensorType::Q4_1:
+      return dot_q4_1;
+    case TensorType::Q5_0:
+      return dot_q5_0;
+    case TensorType::Q5_1:
+      return dot_q5_1;
+    case TensorType::Q8_0:
+      return dot_q8_0;
+    case TensorType::Q4_K:
+      return dot_k4<false>;
+    case TensorType::Q5_K:
+      return dot_k4<true>;
+    case TensorType::Q6_K:
+      return dot_q6_k;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace emovec::ops::avx2
+
+#endif
