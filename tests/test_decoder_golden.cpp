@@ -77,6 +77,7 @@ TEST_P(DecoderGolden, LogitsHiddenStatesAndGreedyMatchTransformers) {
   EngineOptions options;
   options.n_threads = 2;
   options.n_ctx = 1024;
+  options.exact = true;
   Engine engine(*model, options);
   const std::vector<int32_t> sample_ids = golden.ints("logits.sample_ids");
   const int64_t n_prompts = golden.n_prompts();

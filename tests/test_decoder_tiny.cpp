@@ -28,7 +28,7 @@ TEST_P(TinyDecoder, MatchesTransformers) {
   const auto model = DecoderModel::load(dir);
   const DecoderHyperParams& h = model->hparams();
   const GgufFile golden = GgufFile::open(dir + "/golden.gguf");
-  Engine engine(*model, {.n_threads = 2, .n_ctx = 128, .n_batch = 16});
+  Engine engine(*model, {.n_threads = 2, .n_ctx = 128, .n_batch = 16, .exact = true});
   const int64_t n_prompts = golden.get("golden.n_prompts").as_int();
   ASSERT_GE(n_prompts, 3);
   double worst_logits = 0, worst_hidden = 0;

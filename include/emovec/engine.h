@@ -20,6 +20,10 @@ struct EngineOptions {
   int n_threads = 0;      // 0: the machine's hardware threads
   int64_t n_ctx = 0;      // positions per sequence; 0: the model's training context, at most 4096
   int64_t n_batch = 512;  // tokens per forward pass; longer inputs are processed in chunks
+  // float32 activations in every product (the path checked against transformers). Otherwise
+  // decoding steps (fewer than 16 rows in a pass) quantise activations to int8 per block, as
+  // llama.cpp does: faster, within the tolerance tests/test_fast_path.cpp measures.
+  bool exact = false;
 };
 
 struct BatchEntry {

@@ -216,6 +216,7 @@ struct Engine::Impl {
     const int64_t hd = h.head_dim;
     const int64_t q_dim = h.n_head * hd;
     const int64_t kv_dim = h.n_head_kv * hd;
+    const bool fast = !options.exact;
     const auto grow = [](std::vector<float>& b, int64_t n) {
       if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
     };
@@ -254,7 +255,7 @@ struct Engine::Impl {
       norm_rows(x.data(), L.attn_norm, xn.data(), d, n_rows);
       const ops::MatmulTarget qkv[] = {
           {&L.wq, q.data(), q_dim}, {&L.wk, k.data(), kv_dim}, {&L.wv, v.data(), kv_dim}};
-      ops::matmul(qkv, xn.data(), d, n_rows, pool);
+      ops::matmul(qkv, xn.data(), d, n_rows, pool, fast);
       const ops::RopeTable& table =
           h.layer_sliding[static_cast<size_t>(layer)] ? rope_local : rope_global;
       pool.parallel_for(n_rows, 4, [&](int64_t b, int64_t e, int) {
@@ -293,7 +294,7 @@ struct Engine::Impl {
         }
       }
       attention(slices, layer, n_rows);
-      ops::matmul(L.wo, attn.data(), n_rows, proj.data(), pool);
+      ops::matmul(L.wo, attn.data(), n_rows, proj.data(), pool, fast);
       if (h.sandwich_norms) norm_rows(proj.data(), L.post_attn_norm, proj.data(), d, n_rows);
       call_hooks(slices, layer, ActivationSite::AttentionOut, proj.data());
       ops::add(x.data(), proj.data(), n_rows * d);
@@ -302,7 +303,7 @@ struct Engine::Impl {
       norm_rows(x.data(), L.ffn_norm, xn.data(), d, n_rows);
       const ops::MatmulTarget gate_up[] = {{&L.w_gate, gate.data(), h.n_ff},
                                            {&L.w_up, up.data(), h.n_ff}};
-      ops::matmul(gate_up, xn.data(), d, n_rows, pool);
+      ops::matmul(gate_up, xn.data(), d, n_rows, pool, fast);
       pool.parallel_for(n_rows, 4, [&](int64_t b, int64_t e, int) {
         for (int64_t r = b; r < e; ++r) {
           if (h.activation == FfnActivation::Silu) {
@@ -312,7 +313,7 @@ struct Engine::Impl {
           }
         }
       });
-      ops::matmul(L.w_down, gate.data(), n_rows, proj.data(), pool);
+      ops::matmul(L.w_down, gate.data(), n_rows, proj.data(), pool, fast);
       if (h.sandwich_norms) norm_rows(proj.data(), L.post_ffn_norm, proj.data(), d, n_rows);
       call_hooks(slices, layer, ActivationSite::MlpOut, proj.data());
       ops::add(x.data(), proj.data(), n_rows * d);
@@ -336,7 +337,9 @@ struct Engine::Impl {
     }
     if (n_out > 0) {
       std::vector<float> logits(static_cast<size_t>(n_out * h.n_vocab));
-      ops::matmul(w.output, xn.data(), n_out, logits.data(), pool);
+      // The output head keeps float32 activations: int8 rounding of the final hidden state flips
+      // close logits (measured: the first token of a greedy SmolLM2 reply).
+      ops::matmul(w.output, xn.data(), n_out, logits.data(), pool, false);
       if (h.final_logit_softcap > 0) {
         for (float& l : logits) l = std::tanh(l / h.final_logit_softcap) * h.final_logit_softcap;
       }

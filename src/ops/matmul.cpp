@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "ops/q8_activation.h"
 #include "ops/row_dot.h"
 #include "runtime/thread_pool.h"
 
@@ -39,7 +40,7 @@ void decode_row(const WeightMatrix& w, int64_t row, float* out) {
 }
 
 void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_stride,
-            int64_t n_tokens, ThreadPool& pool) {
+            int64_t n_tokens, ThreadPool& pool, bool quantize_activations) {
   if (targets.empty() || n_tokens <= 0) return;
   const int64_t cols = targets[0].weight->cols;
   std::vector<int64_t> first_row(targets.size() + 1, 0);
@@ -62,14 +63,27 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
         block_sums_32(x + t * x_stride, cols, sums.data() + t * sums_stride);
       }
     }
+    // Int8 activations, shared by every row of every target that has an integer kernel.
+    // (A reference: worker threads must see the calling thread's buffer, not their own.)
+    thread_local Q8Activation q8_storage;
+    Q8Activation& q8 = q8_storage;
+    const bool use_q8 = quantize_activations && cols % kQ8Block == 0;
+    if (use_q8) quantize_activation_rows(x, x_stride, n_tokens, cols, q8);
+    const int64_t blocks_per_token = cols / kQ8Block;
     pool.parallel_for(total_rows, kDotGrain, [&](int64_t begin, int64_t end, int) {
       Scratch& s = scratch();
       for (int64_t r = begin; r < end; ++r) {
         const RowRef ref = locate(r);
         const WeightMatrix& w = *ref.target->weight;
         const uint8_t* row = w.data + static_cast<uint64_t>(ref.row) * w.row_bytes;
+        const Q8DotFn q8_dot = use_q8 ? q8_dot_kernel(w.type) : nullptr;
         const RowDotFn dot = row_dot_kernel(w.type);
-        if (dot != nullptr) {
+        if (q8_dot != nullptr) {
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            ref.target->y[t * ref.target->y_stride + ref.row] =
+                q8_dot(row, q8, t * blocks_per_token, w.cols);
+          }
+        } else if (dot != nullptr) {
           for (int64_t t = 0; t < n_tokens; ++t) {
             ref.target->y[t * ref.target->y_stride + ref.row] =
                 dot(row, x + t * x_stride, sums.data() + t * sums_stride, w.cols);
@@ -111,9 +125,11 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
   (void)cols;
 }
 
-void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            bool quantize_activations) {
   const MatmulTarget target{&w, y, w.rows};
-  matmul(std::span<const MatmulTarget>(&target, 1), x, w.cols, n_tokens, pool);
+  matmul(std::span<const MatmulTarget>(&target, 1), x, w.cols, n_tokens, pool,
+         quantize_activations);
 }
 
 }  // namespace emovec::ops

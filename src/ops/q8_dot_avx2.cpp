@@ -221,7 +221,7 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
   for (int k = 0; k < 4; ++k) {
     const auto lo = static_cast<short>(((4 * k + 1) << 8) | (4 * k));
     const auto hi = static_cast<short>(((4 * k + 3) << 8) | (4 * k + 2));
-    pick[k] = _mm256_set_m128i(_mm_set1_epi16(lo), _mm_set1_epi16(hi));
+    pick[k] = _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo));
   }
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, row += 210, xq += 256, xd += 8) {

@@ -35,6 +35,7 @@ struct GenerationFlags {
   int64_t ctx = 0;
   int64_t batch = 512;
   bool ignore_eos = false;
+  bool exact = false;
   bool json = false;
   bool verbose_prompt = false;
   std::vector<std::string> stop;
@@ -63,6 +64,9 @@ void add_common_flags(CLI::App* cmd, GenerationFlags& f) {
       ->capture_default_str();
   cmd->add_option("--stop", f.stop, "stop string (repeatable)");
   cmd->add_flag("--ignore-eos", f.ignore_eos, "keep generating past end-of-reply tokens");
+  cmd->add_flag("--exact", f.exact,
+                "float32 activations in every product (slower; the path checked against "
+                "transformers) instead of int8-quantised activations while decoding");
   cmd->add_option("--system-prompt", f.system, "system message (with --chat / in chat)");
 }
 
@@ -99,6 +103,7 @@ EngineOptions engine_options(const GenerationFlags& f) {
   e.n_threads = f.threads;
   e.n_ctx = f.ctx;
   e.n_batch = f.batch;
+  e.exact = f.exact;
   return e;
 }
 

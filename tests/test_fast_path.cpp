@@ -1,0 +1,157 @@
+// The default decoding path (int8-quantised activations in the layers' products, as llama.cpp
+// does) against the exact float32 path on the golden prompts: top-1 agreement and KL divergence
+// of the next-token distributions along the reference continuations, and greedy continuations
+// beside llama.cpp's on the same file (tools/peer/make_llamacpp_golden.py).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "emovec/decoder.h"
+#include "emovec/engine.h"
+#include "emovec/gguf.h"
+#include "support/test_support.h"
+
+namespace emovec {
+namespace {
+
+constexpr int kGroup = 10;  // sequences decoded together (fewer than 16 rows: the fast path)
+
+std::vector<int32_t> ints(const GgufFile& f, const std::string& name) {
+  const GgufTensorInfo& t = f.tensor(name);
+  std::vector<int32_t> out(static_cast<size_t>(t.elements()));
+  std::memcpy(out.data(), f.tensor_data(t), out.size() * sizeof(int32_t));
+  return out;
+}
+
+std::string key(int64_t i, const char* suffix) {
+  std::string s = "p";
+  s.append(std::to_string(i)).append(suffix);
+  return s;
+}
+
+// KL(p || q) of the softmax distributions of two logit rows.
+double kl_divergence(std::span<const float> p_logits, std::span<const float> q_logits) {
+  const auto log_softmax = [](std::span<const float> l) {
+    double m = -INFINITY;
+    for (float v : l) m = std::max(m, static_cast<double>(v));
+    double s = 0;
+    for (float v : l) s += std::exp(static_cast<double>(v) - m);
+    const double lse = m + std::log(s);
+    std::vector<double> out(l.size());
+    for (size_t i = 0; i < l.size(); ++i) out[i] = static_cast<double>(l[i]) - lse;
+    return out;
+  };
+  const std::vector<double> lp = log_softmax(p_logits), lq = log_softmax(q_logits);
+  double kl = 0;
+  for (size_t i = 0; i < lp.size(); ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
+  return kl;
+}
+
+int32_t argmax(std::span<const float> l) {
+  return static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
+}
+
+class FastPath : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FastPath, AgreesWithTheExactPathAndWithLlamaCpp) {
+  const std::string name = GetParam();
+  const GgufFile golden = GgufFile::open(testing::golden_path("decoder_" + name + ".gguf"));
+  const auto model = DecoderModel::load(testing::model_path(name));
+  Engine exact(*model, {.n_threads = 2, .n_ctx = 1024, .exact = true});
+  Engine fast(*model, {.n_threads = 2, .n_ctx = 1024, .exact = false});
+  const int64_t n_prompts = golden.get("golden.n_prompts").as_int();
+
+  // 1. Teacher-forced along the transformers greedy continuation.
+  int64_t positions = 0, top1_agree = 0;
+  double kl_sum = 0, kl_max = 0;
+  // 2. Free-running greedy on the fast path, compared with llama.cpp's.
+  std::vector<std::vector<int32_t>> greedy(static_cast<size_t>(n_prompts));
+  for (int64_t g0 = 0; g0 < n_prompts; g0 += kGroup) {
+    const int64_t g1 = std::min<int64_t>(n_prompts, g0 + kGroup);
+    std::vector<SequenceId> se, sf, sg;
+    std::vector<std::vector<int32_t>> forced;
+    std::vector<BatchEntry> be, bf, bg;
+    std::vector<std::vector<int32_t>> prompts;
+    for (int64_t i = g0; i < g1; ++i) {
+      prompts.push_back(ints(golden, key(i, ".ids")));
+      forced.push_back(ints(golden, key(i, ".greedy.ids")));
+      se.push_back(exact.new_sequence());
+      sf.push_back(fast.new_sequence());
+      sg.push_back(fast.new_sequence());
+    }
+    for (size_t k = 0; k < prompts.size(); ++k) {
+      be.push_back({se[k], prompts[k]});
+      bf.push_back({sf[k], prompts[k]});
+      bg.push_back({sg[k], prompts[k]});
+    }
+    Logits le = exact.decode(be), lf = fast.decode(bf), lg = fast.decode(bg);
+    const size_t steps = forced[0].size();
+    std::vector<int32_t> next(prompts.size());
+    for (size_t step = 0; step < steps; ++step) {
+      for (size_t k = 0; k < prompts.size(); ++k) {
+        const double kl = kl_divergence(le.last(k), lf.last(k));
+        kl_sum += kl;
+        kl_max = std::max(kl_max, kl);
+        top1_agree += argmax(le.last(k)) == argmax(lf.last(k));
+        ++positions;
+        greedy[static_cast<size_t>(g0) + k].push_back(argmax(lg.last(k)));
+      }
+      if (step + 1 == steps) break;
+      be.clear();
+      bf.clear();
+      bg.clear();
+      for (size_t k = 0; k < prompts.size(); ++k) {
+        be.push_back({se[k], std::span<const int32_t>(&forced[k][step], 1)});
+        bf.push_back({sf[k], std::span<const int32_t>(&forced[k][step], 1)});
+        bg.push_back(
+            {sg[k], std::span<const int32_t>(&greedy[static_cast<size_t>(g0) + k].back(), 1)});
+      }
+      le = exact.decode(be);
+      lf = fast.decode(bf);
+      lg = fast.decode(bg);
+    }
+  }
+  const double agreement = static_cast<double>(top1_agree) / static_cast<double>(positions);
+  const double mean_kl = kl_sum / static_cast<double>(positions);
+  std::printf(
+      "[%s] fast vs exact over %lld positions: top-1 agreement %.4f, mean KL %.3g, max KL "
+      "%.3g\n",
+      name.c_str(), static_cast<long long>(positions), agreement, mean_kl, kl_max);
+  EXPECT_GE(agreement, 0.97);
+  EXPECT_LE(mean_kl, 1e-2);
+
+  const nlohmann::json peer =
+      testing::read_json(testing::golden_path("llamacpp_greedy_" + name + ".json"));
+  int identical = 0;
+  double prefix = 0;
+  for (int64_t i = 0; i < n_prompts; ++i) {
+    const auto ref = peer["results"][static_cast<size_t>(i)]["ids"].get<std::vector<int32_t>>();
+    const std::vector<int32_t>& got = greedy[static_cast<size_t>(i)];
+    const auto diff = std::mismatch(ref.begin(), ref.end(), got.begin());
+    prefix += static_cast<double>(diff.first - ref.begin());
+    if (diff.first == ref.end()) ++identical;
+  }
+  std::printf(
+      "[%s] fast path vs llama.cpp: %d of %lld greedy continuations identical, mean "
+      "common prefix %.1f of %zu tokens\n",
+      name.c_str(), identical, static_cast<long long>(n_prompts),
+      prefix / static_cast<double>(n_prompts), greedy[0].size());
+}
+
+INSTANTIATE_TEST_SUITE_P(ShippedModels, FastPath,
+                         ::testing::Values("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct",
+                                           "gemma-3-270m"),
+                         [](const auto& param_info) {
+                           std::string s = param_info.param;
+                           for (char& c : s) {
+                             if (c == '-' || c == '.') c = '_';
+                           }
+                           return s;
+                         });
+
+}  // namespace
+}  // namespace emovec

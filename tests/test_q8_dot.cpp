@@ -1,0 +1,263 @@
+// The int8-activation dot kernels: the AVX2 kernels against the portable ones, both against the
+// float dot of the dequantised row (emovec::dequantize, bit-exact with gguf-py) computed in
+// double, and the activation quantisation against its definition. Prints a micro-benchmark of
+// the float and int8 kernels (informational, not asserted).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "emovec/tensor_type.h"
+#include "ops/q8_activation.h"
+#include "ops/row_dot.h"
+#include "quant/half.h"
+
+namespace emovec::ops {
+namespace {
+
+constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                 TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                                 TensorType::Q5_K, TensorType::Q6_K};
+
+// Byte offsets of a block's f16 factors: (scale, min) with -1 for none.
+struct HalfFields {
+  int scale;
+  int min;
+};
+
+HalfFields half_fields(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_1:
+    case TensorType::Q5_1:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+      return {0, 2};
+    case TensorType::Q6_K:
+      return {208, -1};
+    default:
+      return {0, -1};
+  }
+}
+
+void put_half(uint8_t* p, float v) {
+  const uint16_t h = f32_to_f16(v);
+  std::memcpy(p, &h, 2);
+}
+
+// n elements of `type`: random bytes (every bit pattern of the codes and sub-block scales is a
+// valid block) with finite f16 factors of realistic size in place of the random ones.
+std::vector<uint8_t> random_row(TensorType type, int64_t n, std::mt19937& rng) {
+  const TensorTypeTraits& t = traits(type);
+  std::vector<uint8_t> row(static_cast<size_t>(n / t.block_elements * t.block_bytes));
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t& b : row) b = static_cast<uint8_t>(byte(rng));
+  std::uniform_real_distribution<float> scale(0.001f, 0.03f);
+  std::uniform_real_distribution<float> min(-0.2f, 0.2f);
+  const HalfFields f = half_fields(type);
+  for (size_t at = 0; at < row.size(); at += static_cast<size_t>(t.block_bytes)) {
+    put_half(row.data() + at + f.scale, scale(rng));
+    if (f.min >= 0)
+      put_half(row.data() + at + f.min,
+               type == TensorType::Q4_K || type == TensorType::Q5_K ? scale(rng) : min(rng));
+  }
+  return row;
+}
+
+// Activations like a transformer's: mostly small, a few large outliers, some all-zero blocks.
+std::vector<float> random_activations(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> pick(0, 99);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& v : x) v = pick(rng) == 0 ? 20.0f * normal(rng) : normal(rng);
+  if (n >= 128) std::fill(x.begin() + 64, x.begin() + 96, 0.0f);
+  return x;
+}
+
+std::vector<float> dequantized(TensorType type, const std::vector<uint8_t>& row, int64_t n) {
+  std::vector<float> w(static_cast<size_t>(n));
+  dequantize(type, row.data(), w.data(), n);
+  return w;
+}
+
+std::vector<int64_t> lengths(TensorType type) {
+  if (traits(type).block_elements == 256) return {256, 768, 1024, 2816, 4096};
+  return {256, 288, 1024, 2080, 4096};
+}
+
+TEST(Q8Dot, KernelsExistForTheListedTypesOnly) {
+  for (TensorType type : kTypes) {
+    EXPECT_NE(q8_dot_kernel(type), nullptr) << tensor_type_name(type);
+    EXPECT_NE(scalar::q8_dot_kernel(type), nullptr) << tensor_type_name(type);
+  }
+  EXPECT_EQ(q8_dot_kernel(TensorType::F32), nullptr);
+  EXPECT_EQ(q8_dot_kernel(TensorType::Q2_K), nullptr);
+  EXPECT_EQ(scalar::q8_dot_kernel(TensorType::IQ4_NL), nullptr);
+}
+
+TEST(Q8Dot, QuantizeActivationRoundTripsWithinHalfAStep) {
+  std::mt19937 rng(7);
+  const int64_t n = 4096;
+  const std::vector<float> x = random_activations(n, rng);
+  Q8Activation a;
+  quantize_activation(x.data(), n, a);
+  ASSERT_EQ(a.n, n);
+  ASSERT_EQ(a.q.size(), static_cast<size_t>(n));
+  ASSERT_EQ(a.d.size(), static_cast<size_t>(n / 32));
+  ASSERT_EQ(a.sum.size(), static_cast<size_t>(n / 32));
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float amax = 0;
+    int32_t qsum = 0, qmax = 0;
+    double xsum = 0;
+    for (int64_t j = 32 * b; j < 32 * b + 32; ++j) {
+      amax = std::max(amax, std::fabs(x[j]));
+      const int32_t q = a.q[j];
+      ASSERT_LE(std::abs(q), 127);
+      qmax = std::max(qmax, std::abs(q));
+      qsum += q;
+      xsum += x[j];
+      // The rounded reciprocal of d can move a value a last-place step past the tie.
+      EXPECT_LE(std::fabs(x[j] - a.d[b] * static_cast<float>(q)), a.d[b] * 0.5f * (1 + 1e-6f))
+          << "element " << j;
+    }
+    EXPECT_EQ(a.d[b], amax / 127.0f) << "block " << b;
+    EXPECT_EQ(a.sum[b], a.d[b] * static_cast<float>(qsum)) << "block " << b;
+    EXPECT_LE(std::fabs(a.sum[b] - xsum), 16.0 * a.d[b] + 1e-6) << "block " << b;
+    if (amax > 0) {
+      EXPECT_EQ(qmax, 127) << "block " << b;
+    }
+  }
+  EXPECT_EQ(a.d[2], 0.0f);  // the all-zero block
+  EXPECT_EQ(a.sum[2], 0.0f);
+
+  // The AVX2 and portable quantisers agree bit for bit; rows with a stride land one after
+  // another.
+  Q8Activation rows;
+  quantize_activation_rows(x.data(), 2048, 2, 1024, rows);
+  ASSERT_EQ(rows.n, 2048);
+  std::vector<int8_t> q(1024);
+  std::vector<float> d(32), sum(32);
+  for (int t = 0; t < 2; ++t) {
+    scalar::quantize_activation_blocks(x.data() + 2048 * t, 1024, q.data(), d.data(), sum.data());
+    for (int j = 0; j < 1024; ++j) ASSERT_EQ(rows.q[1024 * t + j], q[j]) << t << " " << j;
+    for (int b = 0; b < 32; ++b) {
+      ASSERT_EQ(rows.d[32 * t + b], d[b]);
+      ASSERT_EQ(rows.sum[32 * t + b], sum[b]);
+    }
+  }
+  // Storage is reused: a shorter input shrinks it.
+  quantize_activation(x.data(), 64, rows);
+  EXPECT_EQ(rows.n, 64);
+  EXPECT_EQ(rows.q.size(), 64u);
+}
+
+// For every type and length: the dispatched (AVX2 here) kernel equals the portable one, both
+// equal the dot of the dequantised row with the dequantised activations, and both stay within
+// 1e-2 of the exact float dot, errors relative to sum |w x|.
+TEST(Q8Dot, MatchesPortableKernelAndExactDot) {
+  std::mt19937 rng(42);
+  for (TensorType type : kTypes) {
+    SCOPED_TRACE(std::string(tensor_type_name(type)));
+    const Q8DotFn fast = q8_dot_kernel(type);
+    const Q8DotFn reference = scalar::q8_dot_kernel(type);
+    ASSERT_NE(fast, nullptr);
+    ASSERT_NE(reference, nullptr);
+    for (int64_t n : lengths(type)) {
+      SCOPED_TRACE("n = " + std::to_string(n));
+      for (int trial = 0; trial < 4; ++trial) {
+        const std::vector<uint8_t> row = random_row(type, n, rng);
+        const std::vector<float> w = dequantized(type, row, n);
+        // Two activation rows; the dot uses the second, so first_block is exercised.
+        const std::vector<float> x2 = random_activations(2 * n, rng);
+        const float* x = x2.data() + n;
+        Q8Activation a;
+        quantize_activation_rows(x2.data(), n, 2, n, a);
+        const int64_t first = n / 32;
+
+        double exact = 0, exact_mass = 0, on_grid = 0, grid_mass = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          const double xhat = static_cast<double>(a.d[first + j / 32]) * a.q[n + j];
+          exact += static_cast<double>(w[j]) * x[j];
+          exact_mass += std::fabs(static_cast<double>(w[j]) * x[j]);
+          on_grid += static_cast<double>(w[j]) * xhat;
+          grid_mass += std::fabs(static_cast<double>(w[j]) * xhat);
+        }
+        const float got_ref = reference(row.data(), a, first, n);
+        const float got_fast = fast(row.data(), a, first, n);
+        EXPECT_LE(std::fabs(got_fast - got_ref), 1e-5 * grid_mass) << got_fast << " vs " << got_ref;
+        EXPECT_LE(std::fabs(got_ref - on_grid), 1e-5 * grid_mass) << got_ref << " vs " << on_grid;
+        EXPECT_LE(std::fabs(got_fast - exact), 1e-2 * exact_mass) << got_fast << " vs " << exact;
+        EXPECT_LE(std::fabs(got_ref - exact), 1e-2 * exact_mass) << got_ref << " vs " << exact;
+      }
+    }
+  }
+}
+
+// Single-thread ns per 4096-element row: the float kernel (row_dot_kernel) and the int8 one,
+// over 64 rows that stay in cache, so it measures compute rather than memory bandwidth.
+TEST(Q8Dot, MicroBenchmark) {
+  constexpr int64_t kN = 4096, kRows = 64;
+  std::mt19937 rng(1);
+  const std::vector<float> x = random_activations(kN, rng);
+  std::vector<float> sums(kN / 32);
+  block_sums_32(x.data(), kN, sums.data());
+  Q8Activation a;
+  using Clock = std::chrono::steady_clock;
+  auto ns_per_row = [](auto&& run_all_rows) {
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+      int iters = 0;
+      const auto start = Clock::now();
+      double elapsed = 0;
+      do {
+        run_all_rows();
+        ++iters;
+        elapsed = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+      } while (elapsed < 1e7);
+      best = std::min(best, elapsed / (iters * kRows));
+    }
+    return best;
+  };
+
+  volatile float sink = 0;
+  const double quantize_ns = ns_per_row([&] {
+    for (int64_t r = 0; r < kRows; ++r) quantize_activation(x.data(), kN, a);
+    sink = a.d[0];
+  });
+  std::printf("avx2: %s\nquantize_activation: %.0f ns per %lld values\n",
+              cpu_has_avx2() ? "yes" : "no", quantize_ns, static_cast<long long>(kN));
+  std::printf("%-6s %12s %12s %8s\n", "type", "float ns", "q8 ns", "speedup");
+  for (TensorType type : kTypes) {
+    const int64_t row_bytes = kN / traits(type).block_elements * traits(type).block_bytes;
+    std::vector<uint8_t> rows;
+    for (int64_t r = 0; r < kRows; ++r) {
+      const std::vector<uint8_t> row = random_row(type, kN, rng);
+      rows.insert(rows.end(), row.begin(), row.end());
+    }
+    const RowDotFn float_dot = row_dot_kernel(type);
+    const Q8DotFn q8_dot = q8_dot_kernel(type);
+    ASSERT_NE(q8_dot, nullptr);
+    const double float_ns = float_dot == nullptr ? 0.0 : ns_per_row([&] {
+      float s = 0;
+      for (int64_t r = 0; r < kRows; ++r)
+        s += float_dot(rows.data() + r * row_bytes, x.data(), sums.data(), kN);
+      sink = s;
+    });
+    const double q8_ns = ns_per_row([&] {
+      float s = 0;
+      for (int64_t r = 0; r < kRows; ++r) s += q8_dot(rows.data() + r * row_bytes, a, 0, kN);
+      sink = s;
+    });
+    std::printf("%-6s %12.0f %12.0f %7.2fx\n", std::string(tensor_type_name(type)).c_str(),
+                float_ns, q8_ns, float_ns > 0 ? float_ns / q8_ns : 0.0);
+  }
+  (void)sink;
+}
+
+}  // namespace
+}  // namespace emovec::ops
