@@ -136,6 +136,12 @@ DecoderHyperParams from_gguf(const ModelFile& file) {
     }
     h.rope_freq_factors = file.dequantize(*freqs);
   }
+  const int64_t rope_dims = k.integer("rope.dimension_count", h.head_dim);
+  if (rope_dims != h.head_dim) {
+    throw Error(file.path() + ": rope.dimension_count " + format_int(rope_dims) +
+                " differs from the head size " + format_int(h.head_dim) +
+                " (partial rotary embeddings are not supported)");
+  }
   if (h.architecture == "qwen2") h.qkv_bias = true;
   if (h.architecture == "gemma3") {
     h.qk_norm = true;
