@@ -8,27 +8,15 @@
 #include <memory>
 
 #include "emovec/model_registry.h"
+#include "support/cli_runner.h"
 #include "support/test_support.h"
 
 namespace emovec {
 namespace {
 
-struct CommandResult {
-  int status;
-  std::string output;
-};
+using testing::CommandResult;
 
-CommandResult run(const std::string& args) {
-  const std::string command = std::string(EMOVEC_CLI) + " " + args + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) throw std::runtime_error("cannot run " + command);
-  std::string out;
-  std::array<char, 65536> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe.get())) > 0) out.append(buf.data(), n);
-  const int status = pclose(pipe.release());
-  return {WEXITSTATUS(status), out};
-}
+CommandResult run(const std::string& args) { return testing::run_cli(args); }
 
 nlohmann::json run_json(const std::string& args) {
   const CommandResult r = run(args);

@@ -11,19 +11,11 @@
 
 #include <cstring>
 
+#include "ops/avx2_common.h"
 #include "ops/q8_activation.h"
 
 namespace emovec::ops::avx2 {
 namespace {
-
-inline float hsum(__m256 v) {
-  const __m128 lo = _mm256_castps256_ps128(v);
-  const __m128 hi = _mm256_extractf128_ps(v, 1);
-  __m128 s = _mm_add_ps(lo, hi);
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 inline float hmax(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -37,12 +29,6 @@ inline int32_t hsum_i32(__m256i v) {
   s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
   return _mm_cvtsi128_si32(s);
-}
-
-inline float half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
 }
 
 inline __m256i load256(const void* p) {
@@ -153,16 +139,6 @@ float dot_q8_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
     const __m256i q = load256(w + 2);
     return dot_u8_i8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
   });
-}
-
-// The 6-bit scales and mins of Q4_K/Q5_K's eight sub-blocks.
-inline void scale_min_k4(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
-  for (int i = 0; i < 4; ++i) {
-    sc[i] = s[i] & 0x3f;
-    mn[i] = s[4 + i] & 0x3f;
-    sc[4 + i] = static_cast<uint8_t>((s[8 + i] & 0x0f) | ((s[i] >> 2) & 0x30));
-    mn[4 + i] = static_cast<uint8_t>((s[8 + i] >> 4) | ((s[4 + i] >> 2) & 0x30));
-  }
 }
 
 // Q4_K and Q5_K: sub-block s of a super-block is activation block 8 * super + s. Its factor

@@ -6,26 +6,12 @@
 
 #include <cstring>
 
+#include "ops/avx2_common.h"
 #include "ops/row_dot.h"
 #include "quant/half.h"
 
 namespace emovec::ops::avx2 {
 namespace {
-
-inline float hsum(__m256 v) {
-  const __m128 lo = _mm256_castps256_ps128(v);
-  const __m128 hi = _mm256_extractf128_ps(v, 1);
-  __m128 s = _mm_add_ps(lo, hi);
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-inline float half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
 
 // Eight unsigned bytes -> eight floats.
 inline __m256 u8_to_ps(__m128i bytes8) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8)); }
@@ -146,16 +132,6 @@ float dot_q8_0(const uint8_t* row, const float* x, const float*, int64_t n) {
     acc = _mm256_fmadd_ps(d, _mm256_add_ps(s0, s1), acc);
   }
   return hsum(acc);
-}
-
-// The 6-bit scales and mins of Q4_K/Q5_K's eight sub-blocks.
-inline void scale_min_k4(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
-  for (int i = 0; i < 4; ++i) {
-    sc[i] = s[i] & 0x3f;
-    mn[i] = s[4 + i] & 0x3f;
-    sc[4 + i] = static_cast<uint8_t>((s[8 + i] & 0x0f) | ((s[i] >> 2) & 0x30));
-    mn[4 + i] = static_cast<uint8_t>((s[8 + i] >> 4) | ((s[4 + i] >> 2) & 0x30));
-  }
 }
 
 float dot_q4_k(const uint8_t* row, const float* x, const float* xs, int64_t n) {
