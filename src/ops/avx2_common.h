@@ -26,14 +26,22 @@ inline float half(const uint8_t* p) {
   return _cvtsh_ss(h);
 }
 
-// The 6-bit scales and mins of Q4_K/Q5_K's eight sub-blocks.
+// The 6-bit scales and mins of Q4_K/Q5_K's eight sub-blocks, unpacked four at a time in 32-bit
+// words: bytes 0..3 hold the low six bits of scales 0..3, bytes 4..7 those of mins 0..3, bytes
+// 8..11 the low nibbles of scales 4..7 (high nibbles: mins 4..7), and the top two bits of bytes
+// 0..7 are the high bits of scales and mins 4..7.
 inline void scale_min_k4(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
-  for (int i = 0; i < 4; ++i) {
-    sc[i] = s[i] & 0x3f;
-    mn[i] = s[4 + i] & 0x3f;
-    sc[4 + i] = static_cast<uint8_t>((s[8 + i] & 0x0f) | ((s[i] >> 2) & 0x30));
-    mn[4 + i] = static_cast<uint8_t>((s[8 + i] >> 4) | ((s[4 + i] >> 2) & 0x30));
-  }
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  uint32_t w[3];
+  std::memcpy(w, s, 12);
+  const uint32_t scales_lo = w[0] & kLow6;
+  const uint32_t mins_lo = w[1] & kLow6;
+  const uint32_t scales_hi = (w[2] & kLow4) | (((w[0] >> 6) & kLow2) << 4);
+  const uint32_t mins_hi = ((w[2] >> 4) & kLow4) | (((w[1] >> 6) & kLow2) << 4);
+  std::memcpy(sc, &scales_lo, 4);
+  std::memcpy(sc + 4, &scales_hi, 4);
+  std::memcpy(mn, &mins_lo, 4);
+  std::memcpy(mn + 4, &mins_hi, 4);
 }
 
 }  // namespace emovec::ops::avx2
