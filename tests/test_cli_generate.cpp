@@ -128,6 +128,20 @@ TEST(CliChat, AnswersEachLineAndKeepsTheConversation) {
   std::filesystem::remove(input);
 }
 
+// tools/golden/make_perplexity_golden.py: the same chunking computed by transformers in float32.
+TEST(CliPerplexity, MatchesTransformersOnTheSameChunks) {
+  const nlohmann::json golden =
+      testing::read_json(testing::golden_path("perplexity_smollm2-135m-instruct.json"));
+  const testing::CommandResult r =
+      run_cli("perplexity " + kModel + " --json -c " + std::to_string(golden["chunk"].get<int>()) +
+              " -f " + testing::data_path("perplexity_text.txt"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(j["tokens_scored"], golden["n_scored"]);
+  const double want = golden["perplexity"].get<double>();
+  EXPECT_NEAR(j["perplexity"].get<double>(), want, 1e-5 * want);
+}
+
 TEST(CliPerplexity, ScoresAFileAndRefusesOneTooShort) {
   const std::string text_file = temp_path("ppl.txt");
   {

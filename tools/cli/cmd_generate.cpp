@@ -96,7 +96,9 @@ std::unique_ptr<DecoderModel> load_decoder(const std::string& argument) {
 }
 
 EngineOptions engine_options(const GenerationFlags& f) {
-  if (f.threads < 0) throw Error("--threads must be 0 (all cores) or positive");
+  if (f.threads < 0 || f.threads > 256) {
+    throw Error("--threads must be 0 (all cores) or between 1 and 256");
+  }
   if (f.ctx < 0) throw Error("--ctx-size must be 0 (the model's) or positive");
   if (f.batch <= 0) throw Error("--batch-size must be positive");
   EngineOptions e;

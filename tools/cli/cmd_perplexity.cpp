@@ -30,7 +30,9 @@ void run_perplexity(const PerplexityFlags& f) {
   std::ostringstream text;
   text << in.rdbuf();
   if (f.ctx < 4) throw Error("--ctx-size must be at least 4");
-  if (f.threads < 0) throw Error("--threads must be 0 (all cores) or positive");
+  if (f.threads < 0 || f.threads > 256) {
+    throw Error("--threads must be 0 (all cores) or between 1 and 256");
+  }
   const auto model = DecoderModel::load(resolve_model_argument(f.model));
   if (model->tokenizer() == nullptr) throw Error(model->file().path() + " has no tokenizer");
   const Tokenizer& tok = *model->tokenizer();
