@@ -44,6 +44,23 @@ inline void scale_min_k4(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
   std::memcpy(mn + 4, &mins_hi, 4);
 }
 
+// The 6-bit codes (0..63) of half h of a Q6_K super-block, as four groups of 32 bytes: group k
+// holds elements 32k..32k+31 of the half (low nibbles from ql, high two bits from qh).
+inline void q6k_codes(const uint8_t* ql, const uint8_t* qh, int h, __m256i g[4]) {
+  const __m256i mask4 = _mm256_set1_epi8(0x0f);
+  const __m256i mask2 = _mm256_set1_epi8(0x03);
+  const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h));
+  const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h + 32));
+  const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * h));
+  const auto high = [&](int shift) {
+    return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, shift), mask2), 4);
+  };
+  g[0] = _mm256_or_si256(_mm256_and_si256(l0, mask4), high(0));
+  g[1] = _mm256_or_si256(_mm256_and_si256(l1, mask4), high(2));
+  g[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), mask4), high(4));
+  g[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), mask4), high(6));
+}
+
 }  // namespace emovec::ops::avx2
 
 #endif

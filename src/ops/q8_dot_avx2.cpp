@@ -189,8 +189,6 @@ float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int
 float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
   const int8_t* xq = x.q.data() + 32 * first_block;
   const float* xd = x.d.data() + first_block;
-  const __m256i mask4 = _mm256_set1_epi8(0x0f);
-  const __m256i mask2 = _mm256_set1_epi8(0x03);
   const __m256i m32 = _mm256_set1_epi8(32);
   // Shuffles picking int16 scale 2k (low 128-bit lane) and 2k + 1 (high lane) of eight.
   __m256i pick[4];
@@ -207,23 +205,10 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
     const __m256i scales16 =
         _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 192)));
     for (int h = 0; h < 2; ++h) {
-      const __m256i l0 = load256(ql + 64 * h);
-      const __m256i l1 = load256(ql + 64 * h + 32);
-      const __m256i hb = load256(qh + 32 * h);
       const __m256i sc = h == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
                                 : _mm256_permute2x128_si256(scales16, scales16, 0x11);
       __m256i g[4];
-      g[0] = _mm256_or_si256(_mm256_and_si256(l0, mask4),
-                             _mm256_slli_epi16(_mm256_and_si256(hb, mask2), 4));
-      g[1] =
-          _mm256_or_si256(_mm256_and_si256(l1, mask4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), mask2), 4));
-      g[2] =
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), mask4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), mask2), 4));
-      g[3] =
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), mask4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), mask2), 4));
+      q6k_codes(ql, qh, h, g);
       for (int k = 0; k < 4; ++k) {
         const int b = 4 * h + k;
         const __m256i xb = load256(xq + 32 * b);

@@ -195,8 +195,6 @@ inline __m256 dot16_i8(__m128i q, const float* x) {
 
 float dot_q6_k(const uint8_t* row, const float* x, const float*, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
-  const __m256i mask4 = _mm256_set1_epi8(0x0f);
-  const __m256i mask2 = _mm256_set1_epi8(0x03);
   const __m256i bias = _mm256_set1_epi8(32);
   for (int64_t b = 0; b < n / 256; ++b, row += 210, x += 256) {
     const uint8_t* ql = row;
@@ -204,21 +202,8 @@ float dot_q6_k(const uint8_t* row, const float* x, const float*, int64_t n) {
     const auto* scales = reinterpret_cast<const int8_t*>(row + 192);
     const float d = half(row + 208);
     for (int h = 0; h < 2; ++h) {
-      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h));
-      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h + 32));
-      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * h));
       __m256i g[4];
-      g[0] = _mm256_or_si256(_mm256_and_si256(l0, mask4),
-                             _mm256_slli_epi16(_mm256_and_si256(hb, mask2), 4));
-      g[1] =
-          _mm256_or_si256(_mm256_and_si256(l1, mask4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), mask2), 4));
-      g[2] =
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), mask4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), mask2), 4));
-      g[3] =
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), mask4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), mask2), 4));
+      q6k_codes(ql, qh, h, g);
       const float* xh = x + 128 * h;
       for (int k = 0; k < 4; ++k) {
         const __m256i q = _mm256_sub_epi8(g[k], bias);
