@@ -146,11 +146,7 @@ INSTANTIATE_TEST_SUITE_P(ShippedModels, FastPath,
                          ::testing::Values("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct",
                                            "gemma-3-270m"),
                          [](const auto& param_info) {
-                           std::string s = param_info.param;
-                           for (char& c : s) {
-                             if (c == '-' || c == '.') c = '_';
-                           }
-                           return s;
+                           return testing::test_name(param_info.param);
                          });
 
 }  // namespace

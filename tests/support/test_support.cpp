@@ -18,6 +18,13 @@ std::string model_path(const std::string& registry_name) {
   return location;
 }
 
+std::string test_name(std::string registry_name) {
+  for (char& c : registry_name) {
+    if (c == '-' || c == '.') c = '_';
+  }
+  return registry_name;
+}
+
 std::string golden_path(const std::string& name) {
   return std::string(EMOVEC_SOURCE_DIR) + "/tests/golden/" + name;
 }

@@ -11,6 +11,9 @@ namespace emovec::testing {
 // set-up is meant to have fetched every shipped model.
 std::string model_path(const std::string& registry_name);
 
+// A registry name as a GoogleTest parameter name ("qwen2.5-coder-0.5b" -> "qwen2_5_coder_0_5b").
+std::string test_name(std::string registry_name);
+
 // tests/golden/<name>
 std::string golden_path(const std::string& name);
 nlohmann::json read_json(const std::string& path);

@@ -23,37 +23,34 @@ struct GenerationFlags {
   std::string prompt_file;
   std::string system;
   bool chat = false;
-  int32_t n_predict = 128;
-  float temperature = 0.8f;
-  int32_t top_k = 40;
-  float top_p = 0.95f;
-  float min_p = 0.05f;
-  float repeat_penalty = 1.0f;
-  int32_t repeat_last_n = 64;
-  int64_t seed = -1;
+  GenerateOptions generation;  // flags bind to its fields; its defaults are llama.cpp's
+  int64_t seed = -1;           // -1: a random seed, printed
   int threads = 0;
   int64_t ctx = 0;
   int64_t batch = 512;
-  bool ignore_eos = false;
   bool exact = false;
   bool json = false;
-  bool verbose_prompt = false;
-  std::vector<std::string> stop;
 };
 
 void add_common_flags(CLI::App* cmd, GenerationFlags& f) {
   cmd->add_option("-m,--model", f.model, "model: a GGUF file, a model folder or a shipped name")
       ->capture_default_str();
-  cmd->add_option("-n,--n-predict", f.n_predict,
+  cmd->add_option("-n,--n-predict", f.generation.n_predict,
                   "tokens to generate at most (-1: until the end of the reply)")
       ->capture_default_str();
-  cmd->add_option("--temp", f.temperature, "temperature (0: greedy)")->capture_default_str();
-  cmd->add_option("--top-k", f.top_k, "top-k sampling (0: off)")->capture_default_str();
-  cmd->add_option("--top-p", f.top_p, "top-p sampling (1: off)")->capture_default_str();
-  cmd->add_option("--min-p", f.min_p, "min-p sampling (0: off)")->capture_default_str();
-  cmd->add_option("--repeat-penalty", f.repeat_penalty, "repetition penalty (1: off)")
+  cmd->add_option("--temp", f.generation.sampling.temperature, "temperature (0: greedy)")
       ->capture_default_str();
-  cmd->add_option("--repeat-last-n", f.repeat_last_n, "tokens the penalty looks back at")
+  cmd->add_option("--top-k", f.generation.sampling.top_k, "top-k sampling (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--top-p", f.generation.sampling.top_p, "top-p sampling (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--min-p", f.generation.sampling.min_p, "min-p sampling (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-penalty", f.generation.sampling.repeat_penalty,
+                  "repetition penalty (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-last-n", f.generation.sampling.repeat_last_n,
+                  "tokens the penalty looks back at")
       ->capture_default_str();
   cmd->add_option("-s,--seed", f.seed, "random seed (-1: a random one, printed)")
       ->capture_default_str();
@@ -62,8 +59,9 @@ void add_common_flags(CLI::App* cmd, GenerationFlags& f) {
       ->capture_default_str();
   cmd->add_option("-b,--batch-size", f.batch, "tokens per forward pass during prefill")
       ->capture_default_str();
-  cmd->add_option("--stop", f.stop, "stop string (repeatable)");
-  cmd->add_flag("--ignore-eos", f.ignore_eos, "keep generating past end-of-reply tokens");
+  cmd->add_option("--stop", f.generation.stop, "stop string (repeatable)");
+  cmd->add_flag("--ignore-eos", f.generation.ignore_eos,
+                "keep generating past end-of-reply tokens");
   cmd->add_flag("--exact", f.exact,
                 "float32 activations in every product (slower; the path checked against "
                 "transformers) instead of int8-quantised activations while decoding");
@@ -71,23 +69,14 @@ void add_common_flags(CLI::App* cmd, GenerationFlags& f) {
 }
 
 GenerateOptions generate_options(const GenerationFlags& f) {
-  GenerateOptions o;
-  o.n_predict = f.n_predict;
-  o.sampling.temperature = f.temperature;
-  o.sampling.top_k = f.top_k;
-  o.sampling.top_p = f.top_p;
-  o.sampling.min_p = f.min_p;
-  o.sampling.repeat_penalty = f.repeat_penalty;
-  o.sampling.repeat_last_n = f.repeat_last_n;
-  if (f.seed < 0 && f.temperature > 0) {
+  GenerateOptions o = f.generation;
+  if (f.seed < 0 && !o.sampling.greedy()) {
     o.sampling.seed = std::random_device{}();
     std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(o.sampling.seed));
   } else {
     o.sampling.seed = static_cast<uint64_t>(f.seed);
   }
   o.sampling.validate();
-  o.stop = f.stop;
-  o.ignore_eos = f.ignore_eos;
   return o;
 }
 
