@@ -47,6 +47,9 @@ class ActivationHook {
   virtual ~ActivationHook() = default;
   virtual bool wants(int32_t layer, ActivationSite site) const = 0;
   virtual void on_activation(const ActivationView& view) = 0;
+  // Told before the first generated token is evaluated: positions from `position` on hold
+  // generated tokens, the ones before it the prompt.
+  virtual void on_generation_start(int64_t position) { (void)position; }
 };
 
 }  // namespace emovec

@@ -66,6 +66,9 @@ class Engine {
   int64_t sequence_length(SequenceId id) const;
   // Forgets positions from `length` on (e.g. to re-use a shared prefix).
   void truncate(SequenceId id, int64_t length);
+  // A new sequence whose first `length` positions are a copy of `source`'s (a shared prompt
+  // prefix evaluated once). Throws Error for an unknown source or a length it does not hold.
+  SequenceId fork_sequence(SequenceId source, int64_t length);
 
   // Appends each entry's tokens to its sequence and runs the model over all of them. Throws
   // Error for an unknown sequence, a sequence listed twice, a token id outside the vocabulary,

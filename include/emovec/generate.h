@@ -58,6 +58,17 @@ class Generator {
   std::vector<int32_t> cached_;  // the tokens whose keys and values are in the cache
 };
 
+struct GenerateRequest {
+  std::vector<int32_t> prompt;
+  GenerateOptions options;  // options.hook reads or steers this request's sequence only
+};
+
+// Runs requests together, each in its own new sequence, with batched forward passes; results
+// in the requests' order. Each request's result is what a Generator would give it alone (up to
+// the last bits of float32 sums when the batch changes a product's kernel).
+std::vector<GenerateResult> generate_batch(Engine& engine,
+                                           std::span<const GenerateRequest> requests);
+
 // The prompt's token ids: plain text (with BOS as the tokenizer's rules say), or a conversation
 // rendered with the model's chat template (add_generation_prompt). Throws Error for a model
 // without a tokenizer, or --chat on a model without a chat template.

@@ -383,6 +383,28 @@ void Engine::truncate(SequenceId id, int64_t length) {
   s.length = length;
 }
 
+SequenceId Engine::fork_sequence(SequenceId source, int64_t length) {
+  Impl& m = *impl_;
+  const SequenceState& src = m.state(source);
+  if (length < 0 || length > src.length) {
+    throw Error("cannot fork " + std::to_string(length) + " positions of sequence " +
+                std::to_string(source) + ", which holds " + std::to_string(src.length));
+  }
+  SequenceState copy;
+  if (length > 0) {
+    m.reserve(copy, length);
+    const auto n = static_cast<size_t>(length * m.h.n_head_kv * m.h.head_dim);
+    for (size_t l = 0; l < copy.k.size(); ++l) {
+      std::copy_n(src.k[l].begin(), n, copy.k[l].begin());
+      std::copy_n(src.v[l].begin(), n, copy.v[l].begin());
+    }
+  }
+  copy.length = length;
+  const SequenceId id = m.next_id++;
+  m.sequences.emplace(id, std::move(copy));
+  return id;
+}
+
 Logits Engine::decode(std::span<const BatchEntry> batch) {
   Impl& m = *impl_;
   const int64_t n_vocab = m.h.n_vocab;

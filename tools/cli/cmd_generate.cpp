@@ -12,7 +12,9 @@
 #include "emovec/generate.h"
 #include "emovec/model_file.h"
 #include "emovec/model_registry.h"
+#include "emovec/steering.h"
 #include "emovec/tokenizer.h"
+#include "steering_flags.h"
 
 namespace emovec::cli {
 namespace {
@@ -30,6 +32,8 @@ struct GenerationFlags {
   int64_t batch = 512;
   bool exact = false;
   bool json = false;
+  SteeringFlags steer;
+  bool compare = false;
 };
 
 void add_common_flags(CLI::App* cmd, GenerationFlags& f) {
@@ -66,6 +70,7 @@ void add_common_flags(CLI::App* cmd, GenerationFlags& f) {
                 "float32 activations in every product (slower; the path checked against "
                 "transformers) instead of int8-quantised activations while decoding");
   cmd->add_option("--system-prompt", f.system, "system message (with --chat / in chat)");
+  add_steering_flags(cmd, f.steer);
 }
 
 GenerateOptions generate_options(const GenerationFlags& f) {
@@ -111,6 +116,54 @@ void print_timings(const GenerateResult& r) {
                r.finish_reason.c_str());
 }
 
+// The prompt answered without steering and once per term of --emotion, in one batch.
+void run_compare(const GenerationFlags& f, const GenerateOptions& options,
+                 const SteeringSetup& setup, Engine& engine, const std::vector<int32_t>& ids) {
+  if (f.steer.emotion.empty()) {
+    throw Error("--compare needs --emotion with the emotions to compare, e.g. joy=1.5,anger=1.5");
+  }
+  const EmotionMix mix = parse_emotion_mix(f.steer.emotion);
+  std::vector<std::string> labels = {"neutral"};
+  std::vector<std::unique_ptr<Steering>> steerings(1);
+  for (const auto& [name, alpha] : mix.terms) {
+    EmotionMix one;
+    one.terms.emplace_back(name, alpha);
+    labels.push_back(to_string(one));
+    steerings.push_back(setup.make_steering(labels.back()));
+  }
+  std::vector<std::unique_ptr<SteeringHook>> hooks;
+  std::vector<GenerateRequest> requests(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    requests[i].prompt = ids;
+    requests[i].options = options;
+    if (steerings[i]) {
+      hooks.push_back(std::make_unique<SteeringHook>(*steerings[i]));
+      requests[i].options.hook = hooks.back().get();
+    }
+  }
+  if (steerings[1]) {
+    std::fprintf(stderr, "%s\n", setup.describe(*steerings[1], f.steer.emotion).c_str());
+  }
+  const std::vector<GenerateResult> results = generate_batch(engine, requests);
+  if (f.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (size_t i = 0; i < results.size(); ++i) {
+      out.push_back({{"emotion", labels[i]},
+                     {"text", results[i].text},
+                     {"tokens", results[i].tokens},
+                     {"finish_reason", results[i].finish_reason}});
+    }
+    std::printf("%s\n", out.dump(1).c_str());
+    return;
+  }
+  if (!f.chat) std::printf("%s\n", f.prompt.c_str());
+  for (size_t i = 0; i < results.size(); ++i) {
+    std::printf("\n[%s]\n%s\n", labels[i].c_str(), results[i].text.c_str());
+  }
+  std::fprintf(stderr, "\n[%zu replies in one batch: prompt %.2f s, replies %.2f s]\n",
+               results.size(), results[0].prefill_seconds, results[0].decode_seconds);
+}
+
 void run_generate(const GenerationFlags& f) {
   std::string prompt = f.prompt;
   if (!f.prompt_file.empty()) {
@@ -133,21 +186,35 @@ void run_generate(const GenerationFlags& f) {
     ids = tokenize_prompt(*model, prompt);
   }
   if (ids.empty()) throw Error("the prompt gives no tokens");
+  const SteeringSetup setup(f.steer, *model, f.model);
   Engine engine(*model, engine_options(f));
+  if (f.compare) {
+    run_compare(f, options, setup, engine, ids);
+    return;
+  }
+  const std::unique_ptr<Steering> steering = setup.make_steering(f.steer.emotion);
+  std::unique_ptr<SteeringHook> hook;
+  GenerateOptions steered = options;
+  if (steering) {
+    hook = std::make_unique<SteeringHook>(*steering);
+    steered.hook = hook.get();
+    std::fprintf(stderr, "%s\n", setup.describe(*steering, f.steer.emotion).c_str());
+  }
   Generator generator(engine);
   if (f.json) {
-    const GenerateResult r = generator.run(ids, options);
+    const GenerateResult r = generator.run(ids, steered);
     nlohmann::json out = {{"text", r.text},
                           {"tokens", r.tokens},
                           {"prompt_tokens", ids.size()},
                           {"finish_reason", r.finish_reason},
+                          {"emotion", f.steer.emotion},
                           {"prefill_seconds", r.prefill_seconds},
                           {"decode_seconds", r.decode_seconds}};
     std::printf("%s\n", out.dump(1).c_str());
     return;
   }
   if (!f.chat) std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-  const GenerateResult r = generator.run(ids, options, [](std::string_view piece) {
+  const GenerateResult r = generator.run(ids, steered, [](std::string_view piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
     return true;
@@ -163,11 +230,25 @@ void run_chat(const GenerationFlags& f) {
     throw Error(model->file().path() +
                 " has no chat template (a base model): use emovec generate instead");
   }
+  const SteeringSetup setup(f.steer, *model, f.model);
   Engine engine(*model, engine_options(f));
   Generator generator(engine);
+  std::string spec = f.steer.emotion;
+  std::unique_ptr<Steering> steering = setup.make_steering(spec);
+  std::unique_ptr<SteeringHook> hook;
+  GenerateOptions steered = options;
+  const auto install = [&] {
+    hook = steering ? std::make_unique<SteeringHook>(*steering) : nullptr;
+    steered.hook = hook.get();
+    std::fprintf(stderr, "%s\n",
+                 steering ? setup.describe(*steering, spec).c_str() : "steering: none");
+  };
+  if (steering) install();
   std::vector<ChatMessage> messages;
   if (!f.system.empty()) messages.push_back({"system", f.system});
-  std::fprintf(stderr, "chat with %s: type a message; /reset starts over, /exit quits\n",
+  std::fprintf(stderr,
+               "chat with %s: type a message; /emotion joy=1.5 sets the emotion mix (/emotion "
+               "off clears it), /reset starts over, /exit quits\n",
                f.model.c_str());
   std::string line;
   for (;;) {
@@ -179,12 +260,26 @@ void run_chat(const GenerationFlags& f) {
       messages.resize(f.system.empty() ? 0 : 1);
       continue;
     }
+    if (line.rfind("/emotion", 0) == 0) {
+      std::string next = line.substr(8);
+      next.erase(0, next.find_first_not_of(" \t"));
+      if (next == "off" || next == "none") next.clear();
+      try {
+        std::unique_ptr<Steering> replacement = setup.make_steering(next);
+        steering = std::move(replacement);
+        spec = next;
+        install();
+      } catch (const Error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+      }
+      continue;
+    }
     if (line.empty()) continue;
     messages.push_back({"user", line});
     const std::vector<int32_t> ids = tokenize_chat(*model, messages);
     GenerateResult r;
     try {
-      r = generator.run(ids, options, [](std::string_view piece) {
+      r = generator.run(ids, steered, [](std::string_view piece) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
         return true;
@@ -209,6 +304,8 @@ void register_generate_command(CLI::App& app) {
   cmd->add_option("-f,--file", flags->prompt_file, "read the prompt from a file");
   cmd->add_flag("--chat", flags->chat, "apply the model's chat template to the prompt");
   cmd->add_flag("--json", flags->json, "print the result as JSON (no streaming)");
+  cmd->add_flag("--compare", flags->compare,
+                "answer unsteered and once per emotion of --emotion, side by side (one batch)");
   cmd->callback([flags] { run_generate(*flags); });
 }
 

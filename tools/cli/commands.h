@@ -13,5 +13,7 @@ void register_generate_command(CLI::App& app);
 void register_chat_command(CLI::App& app);
 void register_perplexity_command(CLI::App& app);
 void register_embed_command(CLI::App& app);
+void register_extract_command(CLI::App& app);
+void register_vectors_command(CLI::App& app);
 
 }  // namespace emovec::cli

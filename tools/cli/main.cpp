@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   emovec::cli::register_chat_command(app);
   emovec::cli::register_perplexity_command(app);
   emovec::cli::register_embed_command(app);
+  emovec::cli::register_extract_command(app);
+  emovec::cli::register_vectors_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
