@@ -564,5 +564,32 @@ TEST(Extraction, HeldOutQueriesDependOnlyOnTheQueries) {
   EXPECT_EQ(queries().queries.size(), 448u);
 }
 
+// The shipped vectors steer: on held-out queries the replies generated under alpha * EV lean
+// further along the EV (read back unsteered) as alpha goes -1, 0, 1, 2, for every emotion.
+TEST(ShippedVectors, ReplyProjectionRisesWithAlphaOnHeldOutQueries) {
+  const auto shipped =
+      load_emotion_vectors({std::string(EMOVEC_SOURCE_DIR) + "/vectors/smollm2-135m-instruct"});
+  ASSERT_EQ(shipped.size(), 6u);
+  const auto& h = smollm2().hparams();
+  std::vector<std::string> held;
+  for (const int64_t id : shipped.front().provenance.held_out) {
+    if (held.size() == 12) break;
+    held.push_back(queries().queries[static_cast<size_t>(id)]);
+  }
+  ASSERT_EQ(held.size(), 12u);
+  EXPECT_EQ(shipped.front().provenance.queries_sha256, queries().sha256);
+  Engine engine(smollm2(), {.n_threads = 2, .exact = true});
+  ProjectionOptions o;
+  o.reply_tokens = 24;
+  for (const EmotionVector& v : shipped) {
+    check_vector_fits(v, h.n_layer, h.n_embd, v.emotion);
+    EXPECT_EQ(v.provenance.model_sha256, shipped_model("smollm2-135m-instruct").sha256);
+    const auto p = reply_projections(engine, v, held, {-1.0f, 0.0f, 1.0f, 2.0f}, o);
+    std::printf("%-8s projection at alpha -1, 0, 1, 2: %.3f %.3f %.3f %.3f\n", v.emotion.c_str(),
+                p[0], p[1], p[2], p[3]);
+    for (size_t i = 1; i < p.size(); ++i) EXPECT_GT(p[i], p[i - 1]) << v.emotion << " step " << i;
+  }
+}
+
 }  // namespace
 }  // namespace emovec

@@ -69,6 +69,21 @@ ExtractResult extract_emotion_vectors(Engine& engine, const QuerySet& queries,
 std::string instruction_for(const ExtractOptions& options, const std::string& query,
                             const std::string& emotion);
 
+// How far replies lean along a vector, as a function of the steering alpha. For each alpha,
+// greedy replies to the queries (chat template, user turn only) are generated under
+// alpha * v (the paper's positions: the last of every pass), then read again without
+// steering; their activations at v's site, averaged over the reply tokens, are projected on
+// v's unit direction per layer and averaged over layers and queries. Queries whose reply is
+// empty are skipped.
+struct ProjectionOptions {
+  int64_t reply_tokens = 32;
+  int64_t batch_sequences = 64;  // (alpha, query) pairs generated together
+};
+std::vector<double> reply_projections(Engine& engine, const EmotionVector& v,
+                                      const std::vector<std::string>& queries,
+                                      const std::vector<float>& alphas,
+                                      const ProjectionOptions& options = {});
+
 // SHA-256 of a model's weights: the GGUF file, or a folder's *.safetensors files in name order.
 std::string model_checksum(const DecoderModel& model);
 

@@ -16,6 +16,7 @@
 #include "emovec/error.h"
 #include "emovec/generate.h"
 #include "emovec/model_file.h"
+#include "emovec/steering.h"
 #include "format/sha256.h"
 
 namespace emovec {
@@ -479,6 +480,99 @@ ExtractResult extract_emotion_vectors(Engine& engine, const QuerySet& queries,
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
+}
+
+std::vector<double> reply_projections(Engine& engine, const EmotionVector& v,
+                                      const std::vector<std::string>& queries,
+                                      const std::vector<float>& alphas,
+                                      const ProjectionOptions& options) {
+  const DecoderModel& model = engine.model();
+  const DecoderHyperParams& h = model.hparams();
+  check_vector_fits(v, h.n_layer, h.n_embd, "the vector '" + v.emotion + "'");
+  if (queries.empty()) throw Error("no queries to project replies of");
+  if (options.reply_tokens < 1 || options.batch_sequences < 1) {
+    throw Error("the reply length and batch must be positive");
+  }
+  std::vector<std::vector<int32_t>> prompts;
+  for (const std::string& q : queries) {
+    prompts.push_back(model.chat_template() != nullptr
+                          ? tokenize_chat(model, {ChatMessage{"user", q}})
+                          : tokenize_prompt(model, q));
+  }
+  const auto w = static_cast<size_t>(h.n_embd);
+  std::vector<double> unit_norms(static_cast<size_t>(h.n_layer));
+  for (int64_t l = 0; l < h.n_layer; ++l) unit_norms[static_cast<size_t>(l)] = v.layer_norm(l);
+  std::vector<Steering> steerings;
+  for (const float alpha : alphas) {
+    steerings.push_back(Steering::single(v, alpha, h.n_layer, h.n_embd));
+  }
+  // Every (alpha, query) pair, batched together.
+  const size_t n_pairs = alphas.size() * prompts.size();
+  std::vector<double> total(alphas.size(), 0.0);
+  std::vector<int64_t> counted(alphas.size(), 0);
+  const auto batch = static_cast<size_t>(options.batch_sequences);
+  for (size_t begin = 0; begin < n_pairs; begin += batch) {
+    const size_t end = std::min(n_pairs, begin + batch);
+    std::vector<SteeringHook> hooks;
+    hooks.reserve(end - begin);
+    std::vector<GenerateRequest> requests(end - begin);
+    for (size_t k = begin; k < end; ++k) {
+      const Steering& steering = steerings[k / prompts.size()];
+      hooks.emplace_back(steering);
+      GenerateRequest& r = requests[k - begin];
+      r.prompt = prompts[k % prompts.size()];
+      r.options.n_predict = static_cast<int32_t>(std::min<int64_t>(options.reply_tokens, 1 << 20));
+      r.options.sampling.temperature = 0;
+      if (!steering.empty()) r.options.hook = &hooks.back();
+    }
+    const std::vector<GenerateResult> replies = generate_batch(engine, requests);
+    // Read prompt + reply again, unsteered, capturing the reply tokens' rows.
+    std::vector<std::vector<int32_t>> texts;
+    std::vector<size_t> which;
+    std::vector<std::unique_ptr<MeanCapture>> captures;
+    for (size_t k = begin; k < end; ++k) {
+      const GenerateResult& r = replies[k - begin];
+      if (r.tokens.empty()) continue;
+      const std::vector<int32_t>& prompt = prompts[k % prompts.size()];
+      texts.push_back(prompt);
+      texts.back().insert(texts.back().end(), r.tokens.begin(), r.tokens.end());
+      which.push_back(k / prompts.size());
+      captures.push_back(std::make_unique<MeanCapture>(v.site, static_cast<int64_t>(prompt.size()),
+                                                       h.n_layer, h.n_embd));
+    }
+    std::vector<BatchEntry> entries;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      BatchEntry e;
+      e.sequence = engine.new_sequence();
+      e.tokens = texts[i];
+      e.hook = captures[i].get();
+      entries.push_back(e);
+    }
+    if (!entries.empty()) engine.decode(entries);
+    for (const BatchEntry& e : entries) engine.free_sequence(e.sequence);
+    for (size_t i = 0; i < captures.size(); ++i) {
+      const std::vector<double> means = captures[i]->means();
+      double sum = 0;
+      int64_t layers = 0;
+      for (size_t l = 0; l < static_cast<size_t>(h.n_layer); ++l) {
+        if (unit_norms[l] == 0) continue;
+        const std::span<const float> dir = v.layer(static_cast<int64_t>(l));
+        double dot = 0;
+        for (size_t j = 0; j < w; ++j) dot += means[l * w + j] * dir[j];
+        sum += dot / unit_norms[l];
+        ++layers;
+      }
+      if (layers > 0) {
+        total[which[i]] += sum / static_cast<double>(layers);
+        ++counted[which[i]];
+      }
+    }
+  }
+  std::vector<double> out;
+  for (size_t a = 0; a < alphas.size(); ++a) {
+    out.push_back(counted[a] > 0 ? total[a] / static_cast<double>(counted[a]) : 0.0);
+  }
+  return out;
 }
 
 }  // namespace emovec

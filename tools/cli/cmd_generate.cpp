@@ -206,6 +206,7 @@ void run_generate(const GenerationFlags& f) {
     nlohmann::json out = {{"text", r.text},
                           {"tokens", r.tokens},
                           {"prompt_tokens", ids.size()},
+                          {"prompt_ids", ids},
                           {"finish_reason", r.finish_reason},
                           {"emotion", f.steer.emotion},
                           {"prefill_seconds", r.prefill_seconds},
