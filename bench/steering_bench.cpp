@@ -61,7 +61,7 @@ void extraction_table(const emovec::DecoderModel& model, const emovec::QuerySet&
   for (const Run& run : runs) {
     emovec::EngineOptions eo;
     eo.n_threads = threads;
-    eo.n_batch = 2048;
+    eo.n_batch = 4096;
     eo.exact = true;
     emovec::Engine engine(model, eo);
     emovec::ExtractOptions o;
@@ -104,7 +104,7 @@ void projection_table(const emovec::DecoderModel& model, const emovec::QuerySet&
   std::printf("\n");
   emovec::EngineOptions eo;
   eo.n_threads = threads;
-  eo.n_batch = 2048;
+  eo.n_batch = 4096;
   eo.exact = true;
   emovec::Engine engine(model, eo);
   emovec::ProjectionOptions po;

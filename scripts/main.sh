@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Sets everything up (scripts/setup.sh) and runs the main job on the default model.
+# Sets everything up (scripts/setup.sh) and runs the main job on the default model: one question
+# answered without steering and under each of the five shipped emotion vectors, side by side
+# (one batch, greedy).
 #
 #   bash scripts/main.sh
 set -euo pipefail
@@ -9,6 +11,8 @@ bash "$ROOT/scripts/setup.sh"
 EMOVEC=${BUILD_DIR:-$ROOT/build}/bin/emovec
 
 "$EMOVEC" models
-QUESTION="How did you feel when you received the surprise birthday party from your friends?"
-printf '\n== %s\n' "emovec generate -m smollm2-135m-instruct --chat --temp 0 -p \"$QUESTION\""
-"$EMOVEC" generate -m smollm2-135m-instruct --chat --temp 0 -n 128 -p "$QUESTION"
+QUESTION="How was your weekend?"
+MIX="anger=1.5,disgust=1.5,fear=1.5,joy=1.5,sadness=1.5"
+printf '\n== %s\n' "emovec generate -m smollm2-135m-instruct --chat --temp 0 -n 48 --compare --emotion $MIX -p \"$QUESTION\""
+"$EMOVEC" generate -m smollm2-135m-instruct --chat --temp 0 -n 48 --compare --emotion "$MIX" \
+  -p "$QUESTION"

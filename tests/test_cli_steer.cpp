@@ -3,7 +3,9 @@
 // are found and steer, the same extract command gives the same files, and bad input gets a clear
 // error (exit status 1), never a crash.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -21,8 +23,11 @@ using testing::run_cli;
 
 const std::string kModel = "-m smollm2-135m-instruct -t 2";
 
+// Per process: CTest runs this file's tests as parallel processes.
 std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("emovec_steer_test_" + name)).string();
+  std::string file = "emovec_steer_test_";
+  file.append(std::to_string(::getpid())).append("_").append(name);
+  return (std::filesystem::temp_directory_path() / file).string();
 }
 
 void expect_error(const std::string& args, const std::string& message) {
@@ -80,6 +85,48 @@ TEST(CliExtract, TheSameCommandGivesTheSameFiles) {
   EXPECT_EQ(v.provenance.n_queries, 3);
   EXPECT_EQ(v.provenance.held_out.size(), 90u);
   std::filesystem::remove_all(again);
+}
+
+std::string python_interpreter() {
+  if (const char* env = std::getenv("EMOVEC_PYTHON"); env != nullptr && *env != '\0') return env;
+  if (const char* home = std::getenv("HOME"); home != nullptr) {
+    const std::filesystem::path venv =
+        std::filesystem::path(home) / ".cache/emovec/venv/bin/python";
+    if (std::filesystem::exists(venv)) return venv.string();
+  }
+  return "python3";
+}
+
+// What llama.cpp's GGUF reader (gguf-py) sees in an extracted file: a control vector with
+// F32 direction.1 .. direction.29 of 576 values, equal to emovec's rows 1 .. 29.
+TEST(CliExtract, LlamaCppsReaderSeesTheControlVectorLayout) {
+  const std::string path = small_vectors() + "/joy.gguf";
+  std::string command = "\"";
+  command.append(python_interpreter());
+  command.append("\" \"" EMOVEC_SOURCE_DIR "/tests/py/read_control_vector.py\" \"");
+  command.append(path);
+  command.append("\"");
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  std::string out;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe.get())) > 0) out.append(buf, n);
+  ASSERT_EQ(pclose(pipe.release()), 0) << command;
+  const nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["architecture"], "controlvector");
+  const EmotionVector v = load_emotion_vector(path);
+  ASSERT_EQ(j["tensors"].size(), static_cast<size_t>(v.n_layer - 1));
+  for (int64_t k = 1; k < v.n_layer; ++k) {
+    const nlohmann::json& t = j["tensors"][static_cast<size_t>(k - 1)];
+    EXPECT_EQ(t["name"], "direction." + std::to_string(k));
+    EXPECT_EQ(t["type"], "F32");
+    EXPECT_EQ(t["shape"], nlohmann::json::array({576}));
+    const auto row = v.layer(k);
+    ASSERT_EQ(t["values"].size(), row.size());
+    for (size_t i = 0; i < row.size(); ++i) {
+      ASSERT_EQ(t["values"][i].get<float>(), row[i]) << "direction." << k << "[" << i << "]";
+    }
+  }
 }
 
 TEST(CliExtract, BadOptionsAreRefused) {

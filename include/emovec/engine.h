@@ -31,9 +31,11 @@ struct BatchEntry {
   std::span<const int32_t> tokens;  // appended to the sequence, at its next positions
   bool all_logits = false;          // logits for every token, else for the last one only
   ActivationHook* hook = nullptr;   // reads/changes this sequence's activations
+  bool logits = true;               // false: no logits at all (activations only, e.g. extraction)
 };
 
-// Logits of one decode call: for each batch entry, its rows in order.
+// Logits of one decode call: for each batch entry, its rows in order (none for an entry that
+// asked for no logits).
 class Logits {
  public:
   int64_t n_vocab() const { return n_vocab_; }

@@ -166,7 +166,8 @@ struct Engine::Impl {
     // Short attention (one new token, a short context) costs less than waking the workers.
     int64_t keys = 0;
     for (const Slice& s : slices) keys += s.n * (s.seq->length + s.n);
-    const int64_t grain = keys * h.n_head * hd < (1 << 16) ? items : 1;
+    const int64_t grain =
+        keys * h.n_head * hd < (1 << 16) ? items : std::max<int64_t>(1, items / (pool.size() * 32));
     pool.parallel_for(items, grain, [&](int64_t begin, int64_t end, int) {
       thread_local std::vector<float> scores;
       for (int64_t it = begin; it < end; ++it) {
@@ -191,14 +192,14 @@ struct Engine::Impl {
           s = std::exp(s - max_score);
           sum += s;
         }
-        float* out = attn.data() + row * q_dim + head * hd;
-        std::fill(out, out + hd, 0.0f);
+        thread_local std::vector<float> acc_storage;
+        acc_storage.assign(static_cast<size_t>(hd), 0.0f);
+        float* __restrict acc = acc_storage.data();
         const float inv = 1.0f / sum;
         for (int64_t j = 0; j < n_keys; ++j) {
-          const float p = scores[static_cast<size_t>(j)] * inv;
-          const float* vr = vc + (lo + j) * kv_dim;
-          for (int64_t e = 0; e < hd; ++e) out[e] += p * vr[e];
+          ops::axpy_f32(scores[static_cast<size_t>(j)] * inv, vc + (lo + j) * kv_dim, acc, hd);
         }
+        std::copy_n(acc, hd, attn.data() + row * q_dim + head * hd);
       }
     });
   }
@@ -230,6 +231,12 @@ struct Engine::Impl {
     grow(gate, n_rows * h.n_ff);
     grow(up, n_rows * h.n_ff);
 
+    // Which slice and offset each row of the pass belongs to.
+    std::vector<std::pair<const Slice*, int64_t>> row_slices;
+    row_slices.reserve(static_cast<size_t>(n_rows));
+    for (const Slice& s : slices) {
+      for (int64_t i = 0; i < s.n; ++i) row_slices.emplace_back(&s, i);
+    }
     for (const Slice& s : slices) {
       for (int64_t i = 0; i < s.n; ++i) {
         float* row = x.data() + (s.row + i) * d;
@@ -277,10 +284,10 @@ struct Engine::Impl {
           }
         }
       });
-      for (const Slice& s : slices) {
-        for (int64_t i = 0; i < s.n; ++i) {
-          const int64_t r = s.row + i;
-          const int64_t pos = s.seq->length + i;
+      pool.parallel_for(n_rows, 16, [&](int64_t b, int64_t e, int) {
+        for (int64_t r = b; r < e; ++r) {
+          const auto& [s, i] = row_slices[static_cast<size_t>(r)];
+          const int64_t pos = s->seq->length + i;
           for (int64_t hh = 0; hh < h.n_head; ++hh) {
             ops::rope(q.data() + r * q_dim + hh * hd, hd, pos, table, h.rope_neox);
           }
@@ -288,11 +295,11 @@ struct Engine::Impl {
             ops::rope(k.data() + r * kv_dim + hh * hd, hd, pos, table, h.rope_neox);
           }
           std::copy_n(k.data() + r * kv_dim, kv_dim,
-                      s.seq->k[static_cast<size_t>(layer)].data() + pos * kv_dim);
+                      s->seq->k[static_cast<size_t>(layer)].data() + pos * kv_dim);
           std::copy_n(v.data() + r * kv_dim, kv_dim,
-                      s.seq->v[static_cast<size_t>(layer)].data() + pos * kv_dim);
+                      s->seq->v[static_cast<size_t>(layer)].data() + pos * kv_dim);
         }
-      }
+      });
       attention(slices, layer, n_rows);
       ops::matmul(L.wo, attn.data(), n_rows, proj.data(), pool, fast);
       if (h.sandwich_norms) norm_rows(proj.data(), L.post_attn_norm, proj.data(), d, n_rows);
@@ -436,8 +443,9 @@ Logits Engine::decode(std::span<const BatchEntry> batch) {
       }
     }
     out.row_start_.push_back(total_rows);
-    out.row_count_.push_back(b.all_logits ? n : 1);
-    total_rows += b.all_logits ? n : 1;
+    const int64_t rows = !b.logits ? 0 : b.all_logits ? n : 1;
+    out.row_count_.push_back(rows);
+    total_rows += rows;
   }
   out.data_.assign(static_cast<size_t>(total_rows * n_vocab), 0.0f);
 
@@ -457,12 +465,12 @@ Logits Engine::decode(std::span<const BatchEntry> batch) {
       s.tokens = b.tokens.data() + done[e];
       s.n = std::min(n - done[e], budget);
       s.last = done[e] + s.n == n;
-      s.all_logits = b.all_logits;
-      s.logits = b.all_logits || s.last;
+      s.all_logits = b.logits && b.all_logits;
+      s.logits = b.logits && (b.all_logits || s.last);
       s.hook = b.hook;
       if (s.all_logits) {
         for (int64_t i = 0; i < s.n; ++i) out_rows.push_back(out.row_start_[e] + done[e] + i);
-      } else if (s.last) {
+      } else if (s.logits) {
         out_rows.push_back(out.row_start_[e]);
       }
       done[e] += s.n;

@@ -15,6 +15,19 @@ namespace {
 // From this many token rows on, a weight tile is decoded once and multiplied with SGEMM.
 constexpr int64_t kGemmMinTokens = 16;
 constexpr int64_t kTileRows = 64;
+// From this many token rows on, tiles grow to about kLargeTileRows: SGEMM packs the activations
+// once per tile, which costs as much as a tenth of a long prefill with 64-row tiles.
+constexpr int64_t kLargeTileTokens = 256;
+constexpr int64_t kLargeTileRows = 256;
+
+// Rows per tile of a matrix with `rows` rows: an even number of tiles of nearly equal size (so
+// two threads share them evenly), whatever the thread count, so results do not depend on it.
+int64_t tile_rows_for(int64_t rows, int64_t n_tokens) {
+  if (n_tokens < kLargeTileTokens || rows <= kTileRows) return kTileRows;
+  const int64_t tiles = 2 * ((rows + 2 * kLargeTileRows - 1) / (2 * kLargeTileRows));
+  const int64_t per_tile = (rows + tiles - 1) / tiles;
+  return (per_tile + 15) / 16 * 16;
+}
 constexpr int64_t kDotGrain = 16;
 
 struct Scratch {
@@ -103,15 +116,20 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
 
   // Tiles never straddle two matrices.
   std::vector<RowRef> tiles;
+  std::vector<int64_t> tile_size;
   for (const MatmulTarget& t : targets) {
-    for (int64_t r = 0; r < t.weight->rows; r += kTileRows) tiles.push_back({&t, r});
+    const int64_t step = tile_rows_for(t.weight->rows, n_tokens);
+    for (int64_t r = 0; r < t.weight->rows; r += step) {
+      tiles.push_back({&t, r});
+      tile_size.push_back(std::min(step, t.weight->rows - r));
+    }
   }
   pool.parallel_for(static_cast<int64_t>(tiles.size()), 1, [&](int64_t begin, int64_t end, int) {
     Scratch& s = scratch();
     for (int64_t i = begin; i < end; ++i) {
       const RowRef& tile = tiles[static_cast<size_t>(i)];
       const WeightMatrix& w = *tile.target->weight;
-      const int64_t n_rows = std::min(kTileRows, w.rows - tile.row);
+      const int64_t n_rows = tile_size[static_cast<size_t>(i)];
       s.tile.resize(static_cast<size_t>(n_rows * w.cols));
       dequantize(w.type, w.data + static_cast<uint64_t>(tile.row) * w.row_bytes, s.tile.data(),
                  n_rows * w.cols);

@@ -20,6 +20,16 @@ bool cpu_has_avx2() {
 #endif
 }
 
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::axpy_f32(a, x, y, n);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
 float dot_f32(const float* a, const float* b, int64_t n) {
 #if defined(__x86_64__) || defined(__i386__)
   if (cpu_has_avx2()) return avx2::dot_f32(a, b, n);

@@ -22,12 +22,15 @@ using RowDotFn = float (*)(const uint8_t* row, const float* x, const float* x_su
 RowDotFn row_dot_kernel(TensorType type);
 
 float dot_f32(const float* a, const float* b, int64_t n);
+// y += a * x over n elements.
+void axpy_f32(float a, const float* x, float* y, int64_t n);
 
 // Whether the AVX2/FMA kernels are in use (decided once, from the CPU).
 bool cpu_has_avx2();
 
 namespace avx2 {
 float dot_f32(const float* a, const float* b, int64_t n);
+void axpy_f32(float a, const float* x, float* y, int64_t n);
 void block_sums_32(const float* x, int64_t n, float* sums);
 RowDotFn kernel(TensorType type);
 }  // namespace avx2

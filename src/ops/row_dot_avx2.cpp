@@ -270,6 +270,15 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
 void block_sums_32(const float* x, int64_t n, float* sums) {
   for (int64_t b = 0; b < n / 32; ++b, x += 32) {
     const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),

@@ -351,6 +351,7 @@ ExtractResult extract_emotion_vectors(Engine& engine, const QuerySet& queries,
       entries[i].sequence = seqs[i];
       entries[i].tokens = std::span<const int32_t>(p.data() + shared, p.size() - shared);
       entries[i].hook = captures[i].get();
+      entries[i].logits = response;  // prompt mode reads activations only
       result.n_tokens += static_cast<int64_t>(p.size() - shared);
     }
     Logits logits = engine.decode(entries);

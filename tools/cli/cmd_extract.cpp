@@ -67,7 +67,7 @@ void run_extract(ExtractFlags f) {
   EngineOptions eo;
   eo.n_threads = f.threads;
   eo.n_ctx = f.ctx;
-  eo.n_batch = 2048;
+  eo.n_batch = 4096;
   eo.exact = true;
   Engine engine(*model, eo);
   const bool bar = !f.quiet && isatty(STDERR_FILENO) != 0;

@@ -16,9 +16,10 @@ emovec side: `emovec generate --chat --control-vector-scaled FILE S
 --control-vector-layer-range 1 L-1 --steer-positions all --temp 0 --ignore-eos`, i.e. the same
 layers and positions (llama.cpp cannot steer block 0, whose direction emovec keeps in metadata).
 Both decode --n tokens greedily from the same prompt ids (emovec's chat template), without
-stopping at EOS. Prints, per prompt, whether the continuations are identical and where they
-first differ, with llama.cpp's top-1 minus top-2 logit gap there. Exits 1 when fewer than
---require prompts agree. Needs tools/requirements-peer.txt (bash scripts/setup.sh --peer).
+stopping at EOS, first unsteered (how often the two agree at all on this model), then at
+--scale. Prints, per prompt, whether the continuations are identical and where they first
+differ, with llama.cpp's top-1 minus top-2 logit gap there. Exits 1 when fewer than --require
+prompts agree when steered. Needs tools/requirements-peer.txt (bash scripts/setup.sh --peer).
 """
 
 import argparse
@@ -77,11 +78,12 @@ def llama_greedy(llm, ids, n):
     return out, gaps
 
 
-def emovec_generate(args, prompt, vector, n_layer):
+def emovec_generate(args, prompt, vector, n_layer, scale):
     cmd = [args.emovec, "generate", "-m", args.model, "--chat", "-p", prompt, "--temp", "0",
-           "-n", str(args.n), "--ignore-eos", "--json", "-t", str(args.threads),
-           "--steer-positions", "all", "--control-vector-layer-range", "1", str(n_layer - 1),
-           "--control-vector-scaled", vector, repr(args.scale)]
+           "-n", str(args.n), "--ignore-eos", "--json", "-t", str(args.threads)]
+    if scale != 0:
+        cmd += ["--steer-positions", "all", "--control-vector-layer-range", "1",
+                str(n_layer - 1), "--control-vector-scaled", vector, repr(scale)]
     if args.emovec_path == "exact":
         cmd.append("--exact")
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -123,41 +125,54 @@ def main():
                 n_threads_batch=args.threads, logits_all=False, verbose=False)
     n_embd = llm.n_embd()
     n_layer = llama_cpp.llama_model_n_layer(llm.model)
-    data = np.zeros(n_embd * (n_layer - 1), dtype=np.float32)
-    for k, d in directions.items():
-        if d.size != n_embd:
-            sys.exit(f"{vector}: direction.{k} has {d.size} values, the model {n_embd}")
-        if k < n_layer:
-            data[(k - 1) * n_embd:k * n_embd] += args.scale * d
-    rc = llama_cpp.llama_set_adapter_cvec(
-        llm._ctx.ctx, data.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), data.size, n_embd,
-        1, n_layer - 1)
-    if rc != 0:
-        sys.exit(f"llama_set_adapter_cvec failed ({rc})")
+    def apply(scale):
+        if scale == 0:
+            rc = llama_cpp.llama_set_adapter_cvec(llm._ctx.ctx, None, 0, n_embd, -1, -1)
+        else:
+            data = np.zeros(n_embd * (n_layer - 1), dtype=np.float32)
+            for k, d in directions.items():
+                if d.size != n_embd:
+                    sys.exit(f"{vector}: direction.{k} has {d.size} values, the model {n_embd}")
+                if k < n_layer:
+                    data[(k - 1) * n_embd:k * n_embd] += scale * d
+            rc = llama_cpp.llama_set_adapter_cvec(
+                llm._ctx.ctx, data.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), data.size,
+                n_embd, 1, n_layer - 1)
+        if rc != 0:
+            sys.exit(f"llama_set_adapter_cvec failed ({rc})")
 
-    results = []
-    agree = 0
-    for prompt in PROMPTS:
-        mine = emovec_generate(args, prompt, vector, n_layer)
-        theirs, gaps = llama_greedy(llm, mine["prompt_ids"], args.n)
-        k = 0
-        while k < args.n and mine["tokens"][k] == theirs[k]:
-            k += 1
-        same = k == args.n
-        agree += same
-        results.append({"prompt": prompt, "identical": same, "common_prefix": k,
-                        "gap_at_divergence": None if same else gaps[k],
-                        "emovec_text": mine["text"],
-                        "llama_cpp_text": llm.detokenize(theirs).decode("utf-8", "replace")})
-        status = "identical" if same else f"differ from token {k} (llama.cpp top-2 gap {gaps[k]:.3f})"
-        print(f"- {prompt!r}: {status}\n    {mine['text']!r}")
-    print(f"{agree}/{len(PROMPTS)} continuations identical ({args.n} tokens, scale {args.scale}, "
-          f"emovec path {args.emovec_path}, llama-cpp-python {llama_cpp.__version__})")
+    report = {"n": args.n, "emovec_path": args.emovec_path, "model": args.model,
+              "llama_cpp_version": llama_cpp.__version__, "runs": []}
+    agree_steered = 0
+    # Unsteered first: how often the two agree at all on this model, for comparison.
+    for scale in (0.0, args.scale):
+        apply(scale)
+        results = []
+        agree = 0
+        print(f"scale {scale}:")
+        for prompt in PROMPTS:
+            mine = emovec_generate(args, prompt, vector, n_layer, scale)
+            theirs, gaps = llama_greedy(llm, mine["prompt_ids"], args.n)
+            k = 0
+            while k < args.n and mine["tokens"][k] == theirs[k]:
+                k += 1
+            same = k == args.n
+            agree += same
+            results.append({"prompt": prompt, "identical": same, "common_prefix": k,
+                            "gap_at_divergence": None if same else gaps[k],
+                            "emovec_text": mine["text"],
+                            "llama_cpp_text": llm.detokenize(theirs).decode("utf-8", "replace")})
+            status = ("identical" if same else
+                      f"differ from token {k} (llama.cpp top-2 gap {gaps[k]:.3f})")
+            print(f"- {prompt!r}: {status}\n    {mine['text']!r}")
+        print(f"scale {scale}: {agree}/{len(PROMPTS)} continuations identical ({args.n} tokens, "
+              f"emovec path {args.emovec_path}, llama-cpp-python {llama_cpp.__version__})")
+        report["runs"].append({"scale": scale, "agree": agree, "results": results})
+        agree_steered = agree
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"scale": args.scale, "n": args.n, "agree": agree,
-                       "emovec_path": args.emovec_path, "results": results}, f, indent=1)
-    sys.exit(0 if agree >= args.require else 1)
+            json.dump(report, f, indent=1)
+    sys.exit(0 if agree_steered >= args.require else 1)
 
 
 if __name__ == "__main__":
