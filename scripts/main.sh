@@ -12,7 +12,7 @@ EMOVEC=${BUILD_DIR:-$ROOT/build}/bin/emovec
 
 "$EMOVEC" models
 QUESTION="How was your weekend?"
-MIX="anger=1.5,disgust=1.5,fear=1.5,joy=1.5,sadness=1.5"
+MIX="anger=1.25,disgust=1.25,fear=1.25,joy=1.25,sadness=1.25"
 printf '\n== %s\n' "emovec generate -m smollm2-135m-instruct --chat --temp 0 -n 48 --compare --emotion $MIX -p \"$QUESTION\""
 "$EMOVEC" generate -m smollm2-135m-instruct --chat --temp 0 -n 48 --compare --emotion "$MIX" \
   -p "$QUESTION"

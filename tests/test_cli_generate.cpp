@@ -117,14 +117,10 @@ TEST(CliChat, AnswersEachLineAndKeepsTheConversation) {
   std::ofstream(input) << "What is the capital of France?\nAnd of Italy?\n/exit\n";
   const std::string command =
       std::string(EMOVEC_CLI) + " chat " + kModel + " --temp 0 -n 48 < " + input + " 2>/dev/null";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe.get())) > 0) out.append(buf, n);
-  EXPECT_EQ(pclose(pipe.release()), 0) << out;
-  EXPECT_NE(out.find("Paris"), std::string::npos) << out;
-  EXPECT_NE(out.find("Rome"), std::string::npos) << out;
+  const testing::CommandResult r = testing::run_shell(command);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Paris"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Rome"), std::string::npos) << r.output;
   std::filesystem::remove(input);
 }
 

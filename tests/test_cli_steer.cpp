@@ -106,13 +106,9 @@ TEST(CliExtract, LlamaCppsReaderSeesTheControlVectorLayout) {
   command.append("\" \"" EMOVEC_SOURCE_DIR "/tests/py/read_control_vector.py\" \"");
   command.append(path);
   command.append("\"");
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string out;
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe.get())) > 0) out.append(buf, n);
-  ASSERT_EQ(pclose(pipe.release()), 0) << command;
-  const nlohmann::json j = nlohmann::json::parse(out);
+  const testing::CommandResult r = testing::run_shell(command);
+  ASSERT_EQ(r.status, 0) << command << "\n" << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j["architecture"], "controlvector");
   const EmotionVector v = load_emotion_vector(path);
   ASSERT_EQ(j["tensors"].size(), static_cast<size_t>(v.n_layer - 1));
@@ -218,15 +214,12 @@ TEST(CliSteer, ChatChangesTheMixMidConversation) {
                           "And yesterday?\n/exit\n";
   const std::string command = std::string(EMOVEC_CLI) + " chat " + kModel + " --ev " +
                               small_vectors() + " --temp 0 -n 16 < " + input + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe.get())) > 0) out.append(buf, n);
-  EXPECT_EQ(pclose(pipe.release()), 0) << out;
-  EXPECT_NE(out.find("steering: joy=4"), std::string::npos) << out;
-  EXPECT_NE(out.find("error: no vector for the emotion 'love'"), std::string::npos) << out;
-  EXPECT_NE(out.find("steering: none"), std::string::npos) << out;
+  const testing::CommandResult r = testing::run_shell(command);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("steering: joy=4"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("error: no vector for the emotion 'love'"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("steering: none"), std::string::npos) << r.output;
   std::filesystem::remove(input);
 }
 

@@ -27,14 +27,7 @@ std::vector<int32_t> tokens(int n, int seed) {
   return t;
 }
 
-double max_relative_difference(std::span<const float> a, std::span<const float> b) {
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::abs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::abs(b[i])));
-  }
-  return diff / scale;
-}
+using testing::max_relative_difference;
 
 std::vector<float> run_alone(Engine& engine, const std::vector<int32_t>& ids) {
   const SequenceId s = engine.new_sequence();

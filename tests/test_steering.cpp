@@ -174,14 +174,7 @@ TEST(Steering, MixAddsTheSumOfItsParts) {
   EXPECT_FALSE(same(both, base));
 }
 
-double max_relative_difference(std::span<const float> a, std::span<const float> b) {
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::abs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::abs(b[i])));
-  }
-  return diff / scale;
-}
+using testing::max_relative_difference;
 
 struct BatchCase {
   std::vector<std::vector<int32_t>> prompts;

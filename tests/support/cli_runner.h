@@ -16,8 +16,8 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CommandResult run_cli(const std::string& args) {
-  const std::string command = std::string(EMOVEC_CLI) + " " + args + " 2>&1 </dev/null";
+// Runs a shell command line and collects its standard output.
+inline CommandResult run_shell(const std::string& command) {
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   if (!pipe) throw std::runtime_error("cannot run " + command);
   std::string out;
@@ -26,6 +26,10 @@ inline CommandResult run_cli(const std::string& args) {
   while ((n = fread(buf.data(), 1, buf.size(), pipe.get())) > 0) out.append(buf.data(), n);
   const int status = pclose(pipe.release());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+inline CommandResult run_cli(const std::string& args) {
+  return run_shell(std::string(EMOVEC_CLI) + " " + args + " 2>&1 </dev/null");
 }
 
 }  // namespace emovec::testing

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 
 namespace emovec::testing {
@@ -20,5 +21,8 @@ nlohmann::json read_json(const std::string& path);
 
 // tests/data/<name>
 std::string data_path(const std::string& name);
+
+// max |a - b| / max |b|.
+double max_relative_difference(std::span<const float> a, std::span<const float> b);
 
 }  // namespace emovec::testing

@@ -36,6 +36,8 @@ import llama_cpp
 from gguf import GGUFReader
 from llama_cpp import Llama
 
+from llamacpp_greedy import greedy
+
 PROMPTS = [
     "How was your weekend?",
     "What do you think of your new neighbour?",
@@ -58,24 +60,6 @@ def read_control_vector(path):
             sys.exit(f"{path}: llama.cpp refuses tensor {t.name}")
         directions[int(index)] = np.asarray(t.data, dtype=np.float32).reshape(-1)
     return directions
-
-
-def llama_greedy(llm, ids, n):
-    n_vocab = llm.n_vocab()
-    llm.reset()
-    llm._ctx.kv_cache_clear()
-    llm.eval(ids)
-    out, gaps = [], []
-    for step in range(n):
-        ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
-        logits = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).copy()
-        tok = int(np.argmax(logits))
-        top2 = np.partition(logits, -2)[-2:]
-        out.append(tok)
-        gaps.append(float(top2[1] - top2[0]))
-        if step + 1 < n:
-            llm.eval([tok])
-    return out, gaps
 
 
 def emovec_generate(args, prompt, vector, n_layer, scale):
@@ -152,7 +136,8 @@ def main():
         print(f"scale {scale}:")
         for prompt in PROMPTS:
             mine = emovec_generate(args, prompt, vector, n_layer, scale)
-            theirs, gaps = llama_greedy(llm, mine["prompt_ids"], args.n)
+            peer = greedy(llm, mine["prompt_ids"], args.n)
+            theirs, gaps = peer["ids"], peer["top2_gap"]
             k = 0
             while k < args.n and mine["tokens"][k] == theirs[k]:
                 k += 1
