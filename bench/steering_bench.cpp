@@ -45,6 +45,15 @@ std::string compare_with_shipped(const emovec::ExtractResult& r, const std::stri
   }
 }
 
+// The exact path, as extraction runs it.
+emovec::EngineOptions engine_options(int threads) {
+  emovec::EngineOptions eo;
+  eo.n_threads = threads;
+  eo.n_batch = 4096;
+  eo.exact = true;
+  return eo;
+}
+
 void extraction_table(const emovec::DecoderModel& model, const emovec::QuerySet& queries,
                       int threads, bool response, const std::string& shipped_dir) {
   std::printf("\n## Extraction: five emotions + base, %zu distinct queries, %d threads\n\n",
@@ -59,11 +68,7 @@ void extraction_table(const emovec::DecoderModel& model, const emovec::QuerySet&
   std::vector<Run> runs = {{"prompt", 0.2}, {"prompt", 0.0}};
   if (response) runs.push_back({"response", 0.2});
   for (const Run& run : runs) {
-    emovec::EngineOptions eo;
-    eo.n_threads = threads;
-    eo.n_batch = 4096;
-    eo.exact = true;
-    emovec::Engine engine(model, eo);
+    emovec::Engine engine(model, engine_options(threads));
     emovec::ExtractOptions o;
     o.mode = run.mode;
     o.held_out = run.held_out;
@@ -102,11 +107,7 @@ void projection_table(const emovec::DecoderModel& model, const emovec::QuerySet&
   std::printf(" rises monotonically |\n|---|");
   for (size_t i = 0; i <= alphas.size(); ++i) std::printf("---|");
   std::printf("\n");
-  emovec::EngineOptions eo;
-  eo.n_threads = threads;
-  eo.n_batch = 4096;
-  eo.exact = true;
-  emovec::Engine engine(model, eo);
+  emovec::Engine engine(model, engine_options(threads));
   emovec::ProjectionOptions po;
   po.reply_tokens = reply_tokens;
   for (const auto& v : vectors) {

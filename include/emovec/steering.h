@@ -62,7 +62,7 @@ class Steering {
   static Steering single(const EmotionVector& v, float alpha, int64_t n_layer, int64_t n_embd,
                          const SteeringOptions& options = {});
 
-  bool empty() const { return active_.empty(); }
+  bool empty() const { return empty_; }
   const SteeringOptions& options() const { return options_; }
   int64_t n_layer() const { return n_layer_; }
   int64_t width() const { return width_; }
@@ -77,8 +77,7 @@ class Steering {
   int64_t width_ = 0;
   // [site][layer] -> width floats, empty where nothing is added.
   std::vector<std::vector<float>> sums_;
-  std::vector<uint8_t> active_flags_;
-  std::vector<std::pair<int32_t, ActivationSite>> active_;
+  bool empty_ = true;
 };
 
 // Applies one Steering to one sequence. Cheap to make: one per request or batch entry.

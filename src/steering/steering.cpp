@@ -126,7 +126,6 @@ Steering Steering::build(const EmotionMix& mix, std::span<const EmotionVector> v
                 std::to_string(n_layer) + " layers");
   }
   s.sums_.assign(kSites * static_cast<size_t>(n_layer), {});
-  s.active_flags_.assign(kSites * static_cast<size_t>(n_layer), 0);
   for (const auto& [emotion, alpha] : mix.terms) {
     check_alpha(emotion, alpha);
     const EmotionVector* found = nullptr;
@@ -171,10 +170,7 @@ void Steering::add(const EmotionVector& v, float alpha) {
     std::vector<float>& sum = sums_[slot];
     if (sum.empty()) sum.assign(static_cast<size_t>(width_), 0.0f);
     for (size_t i = 0; i < sum.size(); ++i) sum[i] += alpha * row[i];
-    if (active_flags_[slot] == 0) {
-      active_flags_[slot] = 1;
-      active_.emplace_back(l, v.site);
-    }
+    empty_ = false;
   }
 }
 
