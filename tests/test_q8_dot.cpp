@@ -198,6 +198,59 @@ TEST(Q8Dot, MatchesPortableKernelAndExactDot) {
   }
 }
 
+// The multi-row kernels (batched decoding) give every row the bits of the one-row kernel, for
+// 1 to 4 rows spaced apart in one activation buffer: what makes a sequence's logits independent
+// of how many others share its decoding step.
+TEST(Q8Dot, MultiRowKernelsEqualTheOneRowKernelBitForBit) {
+  std::mt19937 rng(7);
+  const bool avx2 = cpu_has_avx2();
+  for (TensorType type : kTypes) {
+    SCOPED_TRACE(std::string(tensor_type_name(type)));
+    const Q8DotMultiFn multi = q8_dot_multi_kernel(type);
+    const bool block32 = traits(type).block_elements == 32;
+    EXPECT_EQ(multi != nullptr, avx2 && block32);
+    const RowDotMultiFn float_multi = row_dot_multi_kernel(type);
+    EXPECT_EQ(float_multi != nullptr, avx2 && type == TensorType::Q8_0);
+    if (multi == nullptr && float_multi == nullptr) continue;
+    for (int64_t n : lengths(type)) {
+      constexpr int64_t kRows = 6;  // rows 1, 3, 5, 2: spaced, out of order
+      const std::vector<uint8_t> row = random_row(type, n, rng);
+      const std::vector<float> x = random_activations(kRows * n, rng);
+      Q8Activation a;
+      quantize_activation_rows(x.data(), n, kRows, n, a);
+      const int64_t bpt = n / 32;
+      for (int count = 1; count <= 4; ++count) {
+        float out[4];
+        if (multi != nullptr) {
+          // Rows 1, 3, 5 (stride 2), and row 2 for the fourth (stride 2 from row 1 would pass
+          // the buffer: use stride 1 from row 2 instead when count is 4).
+          const int64_t first = count == 4 ? 2 : 1;
+          const int64_t stride = count == 4 ? 1 : 2;
+          multi(row.data(), a, first * bpt, stride * bpt, n, count, out);
+          for (int t = 0; t < count; ++t) {
+            const float one = q8_dot_kernel(type)(row.data(), a, (first + t * stride) * bpt, n);
+            EXPECT_EQ(std::memcmp(&out[t], &one, sizeof one), 0)
+                << "n " << n << " count " << count << " row " << t << ": " << out[t] << " vs "
+                << one;
+          }
+        }
+        if (float_multi != nullptr) {
+          // Rows 1, 2, ... (stride n floats).
+          float_multi(row.data(), x.data() + n, n, n, count, out);
+          for (int t = 0; t < count; ++t) {
+            const float* xt = x.data() + n + t * n;
+            std::vector<float> sums(static_cast<size_t>(n / 32));
+            block_sums_32(xt, n, sums.data());
+            const float one = row_dot_kernel(type)(row.data(), xt, sums.data(), n);
+            EXPECT_EQ(std::memcmp(&out[t], &one, sizeof one), 0)
+                << "float, n " << n << " row " << t << ": " << out[t] << " vs " << one;
+          }
+        }
+      }
+    }
+  }
+}
+
 // Single-thread ns per 4096-element row: the float kernel (row_dot_kernel) and the int8 one,
 // over 64 rows that stay in cache, so it measures compute rather than memory bandwidth.
 TEST(Q8Dot, MicroBenchmark) {

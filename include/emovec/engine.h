@@ -24,6 +24,11 @@ struct EngineOptions {
   // decoding steps (fewer than 16 rows in a pass) quantise activations to int8 per block, as
   // llama.cpp does: faster, within the tolerance tests/test_fast_path.cpp measures.
   bool exact = false;
+  // A pass whose entries are all single tokens (a decoding step) computes every row with the
+  // per-row kernels, however many sequences it holds, so each sequence's logits are the same
+  // bits as when it is decoded alone (a server's replies do not depend on what else is in the
+  // batch). Otherwise passes of 16 rows or more use SGEMM, whose sums are ordered differently.
+  bool batch_invariant = false;
 };
 
 struct BatchEntry {
@@ -32,6 +37,10 @@ struct BatchEntry {
   bool all_logits = false;          // logits for every token, else for the last one only
   ActivationHook* hook = nullptr;   // reads/changes this sequence's activations
   bool logits = true;               // false: no logits at all (activations only, e.g. extraction)
+  // More tokens of the same input follow in a later call (a long prompt fed in parts): hooks
+  // see this call's last pass as not the last chunk, so a prompt steered at its last position
+  // is steered once, as if it had come in one call.
+  bool more_follows = false;
 };
 
 // Logits of one decode call: for each batch entry, its rows in order (none for an entry that

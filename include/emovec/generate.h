@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +57,43 @@ class Generator {
   Engine& engine_;
   SequenceId sequence_;
   std::vector<int32_t> cached_;  // the tokens whose keys and values are in the cache
+};
+
+// The per-token part of generating one reply, whatever runs the forward passes (Generator,
+// generate_batch, the server): samples the next token from the logits of the sequence's last
+// position, ends the reply at an end token, a stop string, the token limit or the context, and
+// releases the reply's text as it becomes final (held back while it may still start a stop
+// string or ends inside a multi-byte character).
+class ReplyState {
+ public:
+  // `prompt` is the whole prompt (the repetition penalty looks back into it). Throws Error for
+  // a model without a tokenizer or bad sampling parameters.
+  ReplyState(const DecoderModel& model, std::span<const int32_t> prompt,
+             const GenerateOptions& options, int64_t n_ctx);
+  ~ReplyState();
+  ReplyState(const ReplyState&) = delete;
+  ReplyState& operator=(const ReplyState&) = delete;
+
+  // Samples from `logits` (the sequence's last position, `sequence_length` positions cached)
+  // and returns the text this releases, possibly empty. Afterwards either done(), or
+  // next_token() is the token to evaluate before the next step.
+  std::string step(std::span<const float> logits, int64_t sequence_length);
+  bool done() const { return done_; }
+  int32_t next_token() const { return next_; }
+  // Ends the reply early with finish reason "cancelled" (no held-back text is released).
+  void cancel();
+  // The reply so far; complete (text, tokens, finish_reason) once done().
+  const GenerateResult& result() const { return result_; }
+  GenerateResult& result() { return result_; }
+
+ private:
+  std::string finish();
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  GenerateResult result_;
+  bool done_ = false;
+  int32_t next_ = 0;
 };
 
 struct GenerateRequest {

@@ -50,6 +50,91 @@ std::vector<int32_t> tokenize_chat(const DecoderModel& model,
   return tok.encode(text, /*add_special=*/false, /*parse_special=*/true);
 }
 
+struct ReplyState::Impl {
+  Impl(const DecoderModel& model, std::span<const int32_t> prompt, const GenerateOptions& options)
+      : tok(require_tokenizer(model)),
+        eog(model.end_of_generation_tokens()),
+        sampler(options.sampling),
+        stops(options.stop),
+        history(prompt.begin(), prompt.end()),
+        ignore_eos(options.ignore_eos) {}
+  const Tokenizer& tok;
+  const std::vector<int32_t>& eog;
+  Sampler sampler;
+  StopStringMatcher stops;
+  std::vector<int32_t> history;  // prompt and reply, for the repetition penalty
+  std::string decoded;           // the whole reply decoded so far
+  size_t released = 0;           // bytes of `decoded` given to the stop matcher
+  int64_t limit = 0;
+  int64_t n_ctx = 0;
+  bool ignore_eos = false;
+};
+
+ReplyState::ReplyState(const DecoderModel& model, std::span<const int32_t> prompt,
+                       const GenerateOptions& options, int64_t n_ctx) {
+  options.sampling.validate();
+  impl_ = std::make_unique<Impl>(model, prompt, options);
+  impl_->n_ctx = n_ctx;
+  impl_->limit = options.n_predict < 0 ? n_ctx : options.n_predict;
+  result_.n_prompt = static_cast<int64_t>(prompt.size());
+  result_.finish_reason = "length";
+  if (impl_->limit <= 0) done_ = true;
+}
+
+ReplyState::~ReplyState() = default;
+
+std::string ReplyState::step(std::span<const float> logits, int64_t sequence_length) {
+  if (done_) throw Error("the reply has ended: there is no next token to sample");
+  Impl& m = *impl_;
+  const int32_t token = m.sampler.sample(logits, m.history);
+  if (!m.ignore_eos && std::find(m.eog.begin(), m.eog.end(), token) != m.eog.end()) {
+    result_.finish_reason = "eos";
+    return finish();
+  }
+  result_.tokens.push_back(token);
+  m.history.push_back(token);
+  m.decoded = m.tok.decode(result_.tokens, /*skip_special=*/true);
+  std::string out;
+  if (!ends_incomplete(m.decoded) && m.decoded.size() > m.released) {
+    const StopFeed fed = m.stops.feed(std::string_view(m.decoded).substr(m.released));
+    m.released = m.decoded.size();
+    out = fed.text;
+    result_.text += out;
+    if (fed.stopped) {
+      result_.finish_reason = "stop";
+      done_ = true;
+      return out;
+    }
+  }
+  if (static_cast<int64_t>(result_.tokens.size()) >= m.limit) return out + finish();
+  if (sequence_length + 1 > m.n_ctx) {
+    result_.finish_reason = "context";
+    return out + finish();
+  }
+  next_ = token;
+  return out;
+}
+
+void ReplyState::cancel() {
+  if (done_) return;
+  result_.finish_reason = "cancelled";
+  done_ = true;
+}
+
+std::string ReplyState::finish() {
+  Impl& m = *impl_;
+  done_ = true;
+  std::string out;
+  if (m.decoded.size() > m.released) {
+    out += m.stops.feed(std::string_view(m.decoded).substr(m.released)).text;
+    m.released = m.decoded.size();
+  }
+  if (!m.stops.stopped()) out += m.stops.flush();
+  if (m.stops.stopped()) result_.finish_reason = "stop";
+  result_.text += out;
+  return out;
+}
+
 Generator::Generator(Engine& engine) : engine_(engine), sequence_(engine.new_sequence()) {}
 
 Generator::~Generator() {
@@ -61,18 +146,14 @@ Generator::~Generator() {
 
 GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOptions& options,
                               const TextCallback& on_text) {
-  const DecoderModel& model = engine_.model();
-  const Tokenizer& tok = require_tokenizer(model);
   if (prompt.empty()) throw Error("the prompt is empty: there is nothing to continue from");
-  options.sampling.validate();
   const auto n_prompt = static_cast<int64_t>(prompt.size());
   if (n_prompt >= engine_.n_ctx()) {
     throw Error("the prompt has " + std::to_string(n_prompt) +
                 " tokens, which does not fit the context of " + std::to_string(engine_.n_ctx()) +
                 " positions (raise --ctx-size or shorten the prompt)");
   }
-  StopStringMatcher stops(options.stop);
-  Sampler sampler(options.sampling);
+  ReplyState reply(engine_.model(), prompt, options, engine_.n_ctx());
 
   // Re-use the cached prefix, but always evaluate at least the last prompt token for logits.
   size_t common = 0;
@@ -83,9 +164,6 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
   engine_.truncate(sequence_, static_cast<int64_t>(common));
   cached_.resize(common);
 
-  GenerateResult result;
-  result.n_cached = static_cast<int64_t>(common);
-  result.n_prompt = n_prompt - result.n_cached;
   const auto t0 = Clock::now();
   BatchEntry entry;
   entry.sequence = sequence_;
@@ -93,59 +171,23 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
   entry.hook = options.hook;
   Logits logits = engine_.decode(std::span<const BatchEntry>(&entry, 1));
   cached_.assign(prompt.begin(), prompt.end());
-  result.prefill_seconds = seconds_since(t0);
+  const double prefill_seconds = seconds_since(t0);
 
-  const std::vector<int32_t>& eog = model.end_of_generation_tokens();
-  std::vector<int32_t> history(prompt.begin(), prompt.end());
-  std::string decoded;  // all generated text so far
-  size_t released = 0;  // bytes of `decoded` given to the stop matcher
-  bool cancelled = false;
-  const auto emit = [&](const std::string& piece) {
-    if (piece.empty() || cancelled) return;
-    result.text += piece;
-    if (on_text && !on_text(piece)) cancelled = true;
-  };
   if (options.hook != nullptr) options.hook->on_generation_start(n_prompt);
   const auto t1 = Clock::now();
-  const int64_t limit = options.n_predict < 0 ? engine_.n_ctx() : options.n_predict;
-  result.finish_reason = "length";
-  for (int64_t i = 0; i < limit; ++i) {
-    const int32_t token = sampler.sample(logits.last(0), history);
-    if (!options.ignore_eos && std::find(eog.begin(), eog.end(), token) != eog.end()) {
-      result.finish_reason = "eos";
-      break;
-    }
-    result.tokens.push_back(token);
-    history.push_back(token);
-    decoded = tok.decode(result.tokens, /*skip_special=*/true);
-    if (!ends_incomplete(decoded) && decoded.size() > released) {
-      const StopFeed fed = stops.feed(std::string_view(decoded).substr(released));
-      released = decoded.size();
-      emit(fed.text);
-      if (fed.stopped) {
-        result.finish_reason = "stop";
-        break;
-      }
-    }
-    if (cancelled) {
-      result.finish_reason = "cancelled";
-      break;
-    }
-    if (i + 1 == limit) break;
-    if (engine_.sequence_length(sequence_) + 1 > engine_.n_ctx()) {
-      result.finish_reason = "context";
-      break;
-    }
-    entry.tokens = std::span<const int32_t>(&result.tokens.back(), 1);
+  while (!reply.done()) {
+    const std::string piece = reply.step(logits.last(0), engine_.sequence_length(sequence_));
+    if (!piece.empty() && on_text && !on_text(piece)) reply.cancel();
+    if (reply.done()) break;
+    const int32_t next = reply.next_token();
+    entry.tokens = std::span<const int32_t>(&next, 1);
     logits = engine_.decode(std::span<const BatchEntry>(&entry, 1));
-    cached_.push_back(token);
+    cached_.push_back(next);
   }
-  if (result.finish_reason != "stop" && result.finish_reason != "cancelled") {
-    if (decoded.size() > released)
-      emit(stops.feed(std::string_view(decoded).substr(released)).text);
-    if (!stops.stopped()) emit(stops.flush());
-    if (stops.stopped()) result.finish_reason = "stop";
-  }
+  GenerateResult result = std::move(reply.result());
+  result.n_cached = static_cast<int64_t>(common);
+  result.n_prompt = n_prompt - result.n_cached;
+  result.prefill_seconds = prefill_seconds;
   result.decode_seconds = seconds_since(t1);
   return result;
 }
@@ -153,7 +195,6 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
 std::vector<GenerateResult> generate_batch(Engine& engine,
                                            std::span<const GenerateRequest> requests) {
   const DecoderModel& model = engine.model();
-  const Tokenizer& tok = require_tokenizer(model);
   const size_t n = requests.size();
   std::vector<GenerateResult> results(n);
   if (n == 0) return results;
@@ -169,12 +210,7 @@ std::vector<GenerateResult> generate_batch(Engine& engine,
   }
   struct State {
     SequenceId seq = 0;
-    std::vector<int32_t> history;
-    std::unique_ptr<Sampler> sampler;
-    std::unique_ptr<StopStringMatcher> stops;
-    std::string decoded;
-    size_t released = 0;
-    int64_t limit = 0;
+    std::unique_ptr<ReplyState> reply;
     size_t row = 0;
     int32_t next = 0;
   };
@@ -192,16 +228,11 @@ std::vector<GenerateResult> generate_batch(Engine& engine,
   for (size_t i = 0; i < n; ++i) {
     const GenerateRequest& r = requests[i];
     st[i].seq = engine.new_sequence();
-    st[i].history = r.prompt;
-    st[i].sampler = std::make_unique<Sampler>(r.options.sampling);
-    st[i].stops = std::make_unique<StopStringMatcher>(r.options.stop);
-    st[i].limit = r.options.n_predict < 0 ? engine.n_ctx() : r.options.n_predict;
+    st[i].reply = std::make_unique<ReplyState>(model, r.prompt, r.options, engine.n_ctx());
     st[i].row = i;
     entries[i].sequence = st[i].seq;
     entries[i].tokens = r.prompt;
     entries[i].hook = r.options.hook;
-    results[i].n_prompt = static_cast<int64_t>(r.prompt.size());
-    results[i].finish_reason = "length";
   }
   const auto t0 = Clock::now();
   Logits logits = engine.decode(entries);
@@ -209,43 +240,21 @@ std::vector<GenerateResult> generate_batch(Engine& engine,
   const auto t1 = Clock::now();
   for (size_t i = 0; i < n; ++i) {
     if (requests[i].options.hook != nullptr) {
-      requests[i].options.hook->on_generation_start(results[i].n_prompt);
+      requests[i].options.hook->on_generation_start(
+          static_cast<int64_t>(requests[i].prompt.size()));
     }
   }
-  const std::vector<int32_t>& eog = model.end_of_generation_tokens();
   std::vector<size_t> active;
   for (size_t i = 0; i < n; ++i) {
-    if (st[i].limit > 0) active.push_back(i);
+    if (!st[i].reply->done()) active.push_back(i);
   }
   while (!active.empty()) {
     std::vector<size_t> still;
     for (const size_t i : active) {
       State& s = st[i];
-      GenerateResult& res = results[i];
-      const int32_t token = s.sampler->sample(logits.last(s.row), s.history);
-      if (!requests[i].options.ignore_eos &&
-          std::find(eog.begin(), eog.end(), token) != eog.end()) {
-        res.finish_reason = "eos";
-        continue;
-      }
-      res.tokens.push_back(token);
-      s.history.push_back(token);
-      s.decoded = tok.decode(res.tokens, /*skip_special=*/true);
-      if (!ends_incomplete(s.decoded) && s.decoded.size() > s.released) {
-        const StopFeed fed = s.stops->feed(std::string_view(s.decoded).substr(s.released));
-        s.released = s.decoded.size();
-        res.text += fed.text;
-        if (fed.stopped) {
-          res.finish_reason = "stop";
-          continue;
-        }
-      }
-      if (static_cast<int64_t>(res.tokens.size()) >= s.limit) continue;
-      if (engine.sequence_length(s.seq) + 1 > engine.n_ctx()) {
-        res.finish_reason = "context";
-        continue;
-      }
-      s.next = token;
+      s.reply->step(logits.last(s.row), engine.sequence_length(s.seq));
+      if (s.reply->done()) continue;
+      s.next = s.reply->next_token();
       still.push_back(i);
     }
     if (still.empty()) break;
@@ -262,17 +271,9 @@ std::vector<GenerateResult> generate_batch(Engine& engine,
   }
   const double decode = seconds_since(t1);
   for (size_t i = 0; i < n; ++i) {
-    State& s = st[i];
-    GenerateResult& res = results[i];
-    if (res.finish_reason != "stop") {
-      if (s.decoded.size() > s.released) {
-        res.text += s.stops->feed(std::string_view(s.decoded).substr(s.released)).text;
-      }
-      if (!s.stops->stopped()) res.text += s.stops->flush();
-      if (s.stops->stopped()) res.finish_reason = "stop";
-    }
-    res.prefill_seconds = prefill;
-    res.decode_seconds = decode;
+    results[i] = std::move(st[i].reply->result());
+    results[i].prefill_seconds = prefill;
+    results[i].decode_seconds = decode;
   }
   return results;
 }

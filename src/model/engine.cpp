@@ -37,9 +37,10 @@ struct Slice {
   SequenceState* seq = nullptr;
   const int32_t* tokens = nullptr;
   int64_t n = 0;
-  int64_t row = 0;      // first row in the pass's buffers
-  bool last = false;    // holds the entry's last token
-  bool logits = false;  // needs logits for its rows (all, or only the last)
+  int64_t row = 0;          // first row in the pass's buffers
+  bool last = false;        // holds the entry's last token
+  bool last_chunk = false;  // ... and the input ends there (BatchEntry::more_follows unset)
+  bool logits = false;      // needs logits for its rows (all, or only the last)
   bool all_logits = false;
   ActivationHook* hook = nullptr;
 };
@@ -145,7 +146,7 @@ struct Engine::Impl {
       view.n_rows = s.n;
       view.width = h.n_embd;
       view.rows = buffer + s.row * h.n_embd;
-      view.last_chunk = s.last;
+      view.last_chunk = s.last_chunk;
       s.hook->on_activation(view);
     }
   }
@@ -218,6 +219,8 @@ struct Engine::Impl {
     const int64_t q_dim = h.n_head * hd;
     const int64_t kv_dim = h.n_head_kv * hd;
     const bool fast = !options.exact;
+    bool per_row = options.batch_invariant;
+    for (const Slice& s : slices) per_row = per_row && s.n == 1;
     const auto grow = [](std::vector<float>& b, int64_t n) {
       if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
     };
@@ -262,7 +265,7 @@ struct Engine::Impl {
       norm_rows(x.data(), L.attn_norm, xn.data(), d, n_rows);
       const ops::MatmulTarget qkv[] = {
           {&L.wq, q.data(), q_dim}, {&L.wk, k.data(), kv_dim}, {&L.wv, v.data(), kv_dim}};
-      ops::matmul(qkv, xn.data(), d, n_rows, pool, fast);
+      ops::matmul(qkv, xn.data(), d, n_rows, pool, fast, per_row);
       const ops::RopeTable& table =
           h.layer_sliding[static_cast<size_t>(layer)] ? rope_local : rope_global;
       pool.parallel_for(n_rows, 4, [&](int64_t b, int64_t e, int) {
@@ -301,7 +304,7 @@ struct Engine::Impl {
         }
       });
       attention(slices, layer, n_rows);
-      ops::matmul(L.wo, attn.data(), n_rows, proj.data(), pool, fast);
+      ops::matmul(L.wo, attn.data(), n_rows, proj.data(), pool, fast, per_row);
       if (h.sandwich_norms) norm_rows(proj.data(), L.post_attn_norm, proj.data(), d, n_rows);
       call_hooks(slices, layer, ActivationSite::AttentionOut, proj.data());
       ops::add(x.data(), proj.data(), n_rows * d);
@@ -310,7 +313,7 @@ struct Engine::Impl {
       norm_rows(x.data(), L.ffn_norm, xn.data(), d, n_rows);
       const ops::MatmulTarget gate_up[] = {{&L.w_gate, gate.data(), h.n_ff},
                                            {&L.w_up, up.data(), h.n_ff}};
-      ops::matmul(gate_up, xn.data(), d, n_rows, pool, fast);
+      ops::matmul(gate_up, xn.data(), d, n_rows, pool, fast, per_row);
       pool.parallel_for(n_rows, 4, [&](int64_t b, int64_t e, int) {
         for (int64_t r = b; r < e; ++r) {
           if (h.activation == FfnActivation::Silu) {
@@ -320,7 +323,7 @@ struct Engine::Impl {
           }
         }
       });
-      ops::matmul(L.w_down, gate.data(), n_rows, proj.data(), pool, fast);
+      ops::matmul(L.w_down, gate.data(), n_rows, proj.data(), pool, fast, per_row);
       if (h.sandwich_norms) norm_rows(proj.data(), L.post_ffn_norm, proj.data(), d, n_rows);
       call_hooks(slices, layer, ActivationSite::MlpOut, proj.data());
       ops::add(x.data(), proj.data(), n_rows * d);
@@ -346,7 +349,7 @@ struct Engine::Impl {
       std::vector<float> logits(static_cast<size_t>(n_out * h.n_vocab));
       // The output head keeps float32 activations: with int8 ones SmolLM2's top-1 agreement with
       // the exact path falls from 0.991 to 0.984 (tests/test_fast_path.cpp's prompts).
-      ops::matmul(w.output, xn.data(), n_out, logits.data(), pool, false);
+      ops::matmul(w.output, xn.data(), n_out, logits.data(), pool, false, per_row);
       if (h.final_logit_softcap > 0) {
         for (float& l : logits) l = std::tanh(l / h.final_logit_softcap) * h.final_logit_softcap;
       }
@@ -465,6 +468,7 @@ Logits Engine::decode(std::span<const BatchEntry> batch) {
       s.tokens = b.tokens.data() + done[e];
       s.n = std::min(n - done[e], budget);
       s.last = done[e] + s.n == n;
+      s.last_chunk = s.last && !b.more_follows;
       s.all_logits = b.logits && b.all_logits;
       s.logits = b.logits && (b.all_logits || s.last);
       s.hook = b.hook;

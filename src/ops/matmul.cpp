@@ -53,7 +53,7 @@ void decode_row(const WeightMatrix& w, int64_t row, float* out) {
 }
 
 void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_stride,
-            int64_t n_tokens, ThreadPool& pool, bool quantize_activations) {
+            int64_t n_tokens, ThreadPool& pool, bool quantize_activations, bool per_row) {
   if (targets.empty() || n_tokens <= 0) return;
   const int64_t cols = targets[0].weight->cols;
   std::vector<int64_t> first_row(targets.size() + 1, 0);
@@ -67,7 +67,7 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
     return RowRef{&targets[idx], r - *it};
   };
 
-  if (n_tokens < kGemmMinTokens) {
+  if (n_tokens < kGemmMinTokens || per_row) {
     // Per-token activation block sums, shared by every row.
     std::vector<float> sums(static_cast<size_t>(n_tokens * (cols / 32 + 1)));
     const int64_t sums_stride = cols / 32 + 1;
@@ -91,15 +91,35 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
         const uint8_t* row = w.data + static_cast<uint64_t>(ref.row) * w.row_bytes;
         const Q8DotFn q8_dot = use_q8 ? q8_dot_kernel(w.type) : nullptr;
         const RowDotFn dot = row_dot_kernel(w.type);
-        if (q8_dot != nullptr) {
+        float* y = ref.target->y + ref.row;
+        const int64_t y_stride = ref.target->y_stride;
+        // Several token rows: kernels that decode each weight block once for up to four of
+        // them, with the same bits per row as the one-row kernels.
+        const Q8DotMultiFn q8_multi =
+            q8_dot != nullptr && n_tokens > 1 ? q8_dot_multi_kernel(w.type) : nullptr;
+        const RowDotMultiFn dot_multi =
+            q8_dot == nullptr && n_tokens > 1 ? row_dot_multi_kernel(w.type) : nullptr;
+        static_assert(kQ8MultiRows <= 4 && kRowDotMultiRows <= 4);
+        float out[4];
+        if (q8_multi != nullptr) {
+          for (int64_t t = 0; t < n_tokens; t += kQ8MultiRows) {
+            const int count = static_cast<int>(std::min<int64_t>(kQ8MultiRows, n_tokens - t));
+            q8_multi(row, q8, t * blocks_per_token, blocks_per_token, w.cols, count, out);
+            for (int i = 0; i < count; ++i) y[(t + i) * y_stride] = out[i];
+          }
+        } else if (dot_multi != nullptr) {
+          for (int64_t t = 0; t < n_tokens; t += kRowDotMultiRows) {
+            const int count = static_cast<int>(std::min<int64_t>(kRowDotMultiRows, n_tokens - t));
+            dot_multi(row, x + t * x_stride, x_stride, w.cols, count, out);
+            for (int i = 0; i < count; ++i) y[(t + i) * y_stride] = out[i];
+          }
+        } else if (q8_dot != nullptr) {
           for (int64_t t = 0; t < n_tokens; ++t) {
-            ref.target->y[t * ref.target->y_stride + ref.row] =
-                q8_dot(row, q8, t * blocks_per_token, w.cols);
+            y[t * y_stride] = q8_dot(row, q8, t * blocks_per_token, w.cols);
           }
         } else if (dot != nullptr) {
           for (int64_t t = 0; t < n_tokens; ++t) {
-            ref.target->y[t * ref.target->y_stride + ref.row] =
-                dot(row, x + t * x_stride, sums.data() + t * sums_stride, w.cols);
+            y[t * y_stride] = dot(row, x + t * x_stride, sums.data() + t * sums_stride, w.cols);
           }
         } else {
           s.row.resize(static_cast<size_t>(w.cols));
@@ -144,10 +164,10 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
 }
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
-            bool quantize_activations) {
+            bool quantize_activations, bool per_row) {
   const MatmulTarget target{&w, y, w.rows};
-  matmul(std::span<const MatmulTarget>(&target, 1), x, w.cols, n_tokens, pool,
-         quantize_activations);
+  matmul(std::span<const MatmulTarget>(&target, 1), x, w.cols, n_tokens, pool, quantize_activations,
+         per_row);
 }
 
 }  // namespace emovec::ops

@@ -39,11 +39,15 @@ struct MatmulTarget {
 // With `quantize_activations`, the few-row path quantises x to int8 per 32-element block (as
 // llama.cpp does) and uses integer dot products for the types that have them: about twice as
 // fast, at the cost of the activation rounding. Without it every product is float32 throughout.
+//
+// With `per_row`, the few-row path is used however many rows there are: every output is then
+// computed by the same kernel in the same order whatever else is in the batch.
 void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_stride,
-            int64_t n_tokens, ThreadPool& pool, bool quantize_activations = false);
+            int64_t n_tokens, ThreadPool& pool, bool quantize_activations = false,
+            bool per_row = false);
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
-            bool quantize_activations = false);
+            bool quantize_activations = false, bool per_row = false);
 
 // Decodes one row of a matrix into float32 (embedding look-ups).
 void decode_row(const WeightMatrix& w, int64_t row, float* out);

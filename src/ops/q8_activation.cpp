@@ -257,4 +257,12 @@ Q8DotFn q8_dot_kernel(TensorType type) {
   return scalar::q8_dot_kernel(type);
 }
 
+Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) return avx2::q8_dot_multi_kernel(type);
+#endif
+  (void)type;
+  return nullptr;
+}
+
 }  // namespace emovec::ops

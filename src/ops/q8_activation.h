@@ -47,6 +47,16 @@ using Q8DotFn = float (*)(const uint8_t* row, const Q8Activation& x, int64_t fir
 // without one (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K have one).
 Q8DotFn q8_dot_kernel(TensorType type);
 
+// One weight row with up to kQ8MultiRows activation rows: out[t] = dot(row, activation row t)
+// for t < count, row t's blocks starting at first_block + t * block_stride. Each weight block is
+// unpacked once for all rows (batched decoding); every result has the same bits as
+// q8_dot_kernel's for that row alone.
+inline constexpr int kQ8MultiRows = 4;
+using Q8DotMultiFn = void (*)(const uint8_t* row, const Q8Activation& x, int64_t first_block,
+                              int64_t block_stride, int64_t n, int count, float* out);
+// nullptr unless the CPU has AVX2 and the type is Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0.
+Q8DotMultiFn q8_dot_multi_kernel(TensorType type);
+
 // Portable implementations: the reference the vector kernels are tested against. Each kernel
 // computes one integer sum per 32-element activation block and accumulates it in float.
 namespace scalar {
@@ -58,6 +68,7 @@ Q8DotFn q8_dot_kernel(TensorType type);
 // per block as the portable kernels; only the float accumulation order differs.
 namespace avx2 {
 void quantize_activation_blocks(const float* x, int64_t n, int8_t* q, float* d, float* sum);
+Q8DotMultiFn q8_dot_multi_kernel(TensorType type);
 Q8DotFn q8_dot_kernel(TensorType type);
 }  // namespace avx2
 

@@ -107,6 +107,128 @@ float dot_blocks(const uint8_t* row, const Q8Activation& x, int64_t first_block,
   return hsum(_mm256_add_ps(acc0, acc1)) + (offset0 + offset1);
 }
 
+// dot_blocks for kT activation rows at once: each weight block is unpacked once (`unpack`), then
+// multiplied with each row's block (`dot`). Per row, the float operations and their order are
+// dot_blocks' exactly, so each result has the same bits as the one-row kernel's.
+template <int64_t kBytes, int kMinAt, int kT, typename Unpack, typename Dot>
+void dot_blocks_multi(const uint8_t* row, const Q8Activation& x, int64_t first_block,
+                      int64_t block_stride, int64_t blocks, Unpack unpack, Dot dot, float* out) {
+  const int8_t* xq[kT];
+  const float* xd[kT];
+  const float* xs[kT];
+  __m256 acc0[kT], acc1[kT];
+  float offset0[kT], offset1[kT];
+#pragma GCC unroll 4
+  for (int t = 0; t < kT; ++t) {
+    const int64_t first = first_block + t * block_stride;
+    xq[t] = x.q.data() + 32 * first;
+    xd[t] = x.d.data() + first;
+    xs[t] = x.sum.data() + first;
+    acc0[t] = _mm256_setzero_ps();
+    acc1[t] = _mm256_setzero_ps();
+    offset0[t] = 0;
+    offset1[t] = 0;
+  }
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    const uint8_t* w = row + b * kBytes;
+    const __m256i u0 = unpack(w);
+    const __m256i u1 = unpack(w + kBytes);
+    const float h0 = half(w);
+    const float h1 = half(w + kBytes);
+    [[maybe_unused]] const float m0 = kMinAt >= 0 ? half(w + kMinAt) : 0.0f;
+    [[maybe_unused]] const float m1 = kMinAt >= 0 ? half(w + kBytes + kMinAt) : 0.0f;
+#pragma GCC unroll 4
+    for (int t = 0; t < kT; ++t) {
+      const __m256 s0 = dot(u0, load256(xq[t] + 32 * b));
+      const __m256 s1 = dot(u1, load256(xq[t] + 32 * b + 32));
+      acc0[t] = _mm256_fmadd_ps(_mm256_set1_ps(h0 * xd[t][b]), s0, acc0[t]);
+      acc1[t] = _mm256_fmadd_ps(_mm256_set1_ps(h1 * xd[t][b + 1]), s1, acc1[t]);
+      if constexpr (kMinAt >= 0) {
+        offset0[t] += m0 * xs[t][b];
+        offset1[t] += m1 * xs[t][b + 1];
+      }
+    }
+  }
+  if (b < blocks) {
+    const uint8_t* w = row + b * kBytes;
+    const __m256i u = unpack(w);
+    const float h = half(w);
+    [[maybe_unused]] const float m = kMinAt >= 0 ? half(w + kMinAt) : 0.0f;
+#pragma GCC unroll 4
+    for (int t = 0; t < kT; ++t) {
+      acc0[t] =
+          _mm256_fmadd_ps(_mm256_set1_ps(h * xd[t][b]), dot(u, load256(xq[t] + 32 * b)), acc0[t]);
+      if constexpr (kMinAt >= 0) offset0[t] += m * xs[t][b];
+    }
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < kT; ++t) {
+    out[t] = hsum(_mm256_add_ps(acc0[t], acc1[t])) + (offset0[t] + offset1[t]);
+  }
+}
+
+// Unpack and dot steps of the 32-element block types, shared by the one-row and multi-row
+// kernels.
+inline __m256i unpack_q4(const uint8_t* w) { return nibbles32(w + 2); }
+inline __m256i unpack_q4_1(const uint8_t* w) { return nibbles32(w + 4); }
+inline __m256i unpack_q5_0(const uint8_t* w) {
+  return _mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2));
+}
+inline __m256i unpack_q5_1(const uint8_t* w) {
+  return _mm256_or_si256(nibbles32(w + 8), fifth_bits(w + 4));
+}
+inline __m256i unpack_q8_0(const uint8_t* w) { return load256(w + 2); }
+inline __m256 dot_off8(__m256i u, __m256i xq) { return dot_u8_off_i8(u, _mm256_set1_epi8(8), xq); }
+inline __m256 dot_off16(__m256i u, __m256i xq) {
+  return dot_u8_off_i8(u, _mm256_set1_epi8(16), xq);
+}
+// maddubs needs one unsigned operand: |w| times x with w's sign.
+inline __m256 dot_signed(__m256i q, __m256i xq) {
+  return dot_u8_i8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
+}
+
+template <int64_t kBytes, int kMinAt, typename Unpack, typename Dot>
+void dot_multi(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t block_stride,
+               int64_t n, int count, float* out, Unpack unpack, Dot dot) {
+  const int64_t blocks = n / 32;
+  switch (count) {
+    case 1:
+      return dot_blocks_multi<kBytes, kMinAt, 1>(row, x, first_block, block_stride, blocks, unpack,
+                                                 dot, out);
+    case 2:
+      return dot_blocks_multi<kBytes, kMinAt, 2>(row, x, first_block, block_stride, blocks, unpack,
+                                                 dot, out);
+    case 3:
+      return dot_blocks_multi<kBytes, kMinAt, 3>(row, x, first_block, block_stride, blocks, unpack,
+                                                 dot, out);
+    default:
+      return dot_blocks_multi<kBytes, kMinAt, 4>(row, x, first_block, block_stride, blocks, unpack,
+                                                 dot, out);
+  }
+}
+
+void multi_q4_0(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
+                int count, float* out) {
+  dot_multi<18, -1>(row, x, first, stride, n, count, out, unpack_q4, dot_off8);
+}
+void multi_q4_1(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
+                int count, float* out) {
+  dot_multi<20, 2>(row, x, first, stride, n, count, out, unpack_q4_1, dot_u8_i8);
+}
+void multi_q5_0(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
+                int count, float* out) {
+  dot_multi<22, -1>(row, x, first, stride, n, count, out, unpack_q5_0, dot_off16);
+}
+void multi_q5_1(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
+                int count, float* out) {
+  dot_multi<24, 2>(row, x, first, stride, n, count, out, unpack_q5_1, dot_u8_i8);
+}
+void multi_q8_0(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
+                int count, float* out) {
+  dot_multi<34, -1>(row, x, first, stride, n, count, out, unpack_q8_0, dot_signed);
+}
+
 float dot_q4_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
   const __m256i eight = _mm256_set1_epi8(8);
   return dot_blocks<18, -1>(row, x, first_block, n / 32, [eight](const uint8_t* w, __m256i xq) {
@@ -254,6 +376,23 @@ void quantize_activation_blocks(const float* x, int64_t n, int8_t* q, float* d, 
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_permutevar8x32_epi32(packed, order));
     d[b] = scale;
     sum[b] = scale * static_cast<float>(s);
+  }
+}
+
+Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return multi_q4_0;
+    case TensorType::Q4_1:
+      return multi_q4_1;
+    case TensorType::Q5_0:
+      return multi_q5_0;
+    case TensorType::Q5_1:
+      return multi_q5_1;
+    case TensorType::Q8_0:
+      return multi_q8_0;
+    default:
+      return nullptr;
   }
 }
 

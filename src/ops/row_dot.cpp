@@ -69,4 +69,12 @@ RowDotFn row_dot_kernel(TensorType type) {
   return nullptr;
 }
 
+RowDotMultiFn row_dot_multi_kernel(TensorType type) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) return avx2::multi_kernel(type);
+#endif
+  (void)type;
+  return nullptr;
+}
+
 }  // namespace emovec::ops

@@ -21,6 +21,15 @@ using RowDotFn = float (*)(const uint8_t* row, const float* x, const float* x_su
 // the row with dequantize() and use dot_f32).
 RowDotFn row_dot_kernel(TensorType type);
 
+// One weight row with up to kRowDotMultiRows activation rows (x_stride floats apart): out[t] =
+// dot(row, x row t) for t < count. Each block is decoded once for all rows; every result has
+// the same bits as row_dot_kernel's for that row alone. nullptr unless the CPU has AVX2 and the
+// type is Q8_0 (the output head of the small models).
+inline constexpr int kRowDotMultiRows = 4;
+using RowDotMultiFn = void (*)(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
+                               int count, float* out);
+RowDotMultiFn row_dot_multi_kernel(TensorType type);
+
 float dot_f32(const float* a, const float* b, int64_t n);
 // y += a * x over n elements.
 void axpy_f32(float a, const float* x, float* y, int64_t n);
@@ -33,6 +42,7 @@ float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float a, const float* x, float* y, int64_t n);
 void block_sums_32(const float* x, int64_t n, float* sums);
 RowDotFn kernel(TensorType type);
+RowDotMultiFn multi_kernel(TensorType type);
 }  // namespace avx2
 
 }  // namespace emovec::ops

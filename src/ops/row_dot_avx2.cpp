@@ -134,6 +134,49 @@ float dot_q8_0(const uint8_t* row, const float* x, const float*, int64_t n) {
   return hsum(acc);
 }
 
+// dot_q8_0 for kT rows of x: each block is converted to float once; per row, the operations
+// and their order are dot_q8_0's.
+template <int kT>
+void dot_q8_0_rows(const uint8_t* row, const float* x, int64_t x_stride, int64_t n, float* out) {
+  __m256 acc[kT];
+#pragma GCC unroll 4
+  for (int t = 0; t < kT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 32; ++b, row += 34) {
+    const __m256 d = _mm256_set1_ps(half(row));
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 18));
+    const __m256 w0 = i8_to_ps(lo);
+    const __m256 w1 = i8_to_ps(_mm_srli_si128(lo, 8));
+    const __m256 w2 = i8_to_ps(hi);
+    const __m256 w3 = i8_to_ps(_mm_srli_si128(hi, 8));
+#pragma GCC unroll 4
+    for (int t = 0; t < kT; ++t) {
+      const float* xt = x + t * x_stride + 32 * b;
+      __m256 s0 = _mm256_mul_ps(w0, _mm256_loadu_ps(xt));
+      __m256 s1 = _mm256_mul_ps(w1, _mm256_loadu_ps(xt + 8));
+      s0 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xt + 16), s0);
+      s1 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xt + 24), s1);
+      acc[t] = _mm256_fmadd_ps(d, _mm256_add_ps(s0, s1), acc[t]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]);
+}
+
+void multi_q8_0(const uint8_t* row, const float* x, int64_t x_stride, int64_t n, int count,
+                float* out) {
+  switch (count) {
+    case 1:
+      return dot_q8_0_rows<1>(row, x, x_stride, n, out);
+    case 2:
+      return dot_q8_0_rows<2>(row, x, x_stride, n, out);
+    case 3:
+      return dot_q8_0_rows<3>(row, x, x_stride, n, out);
+    default:
+      return dot_q8_0_rows<4>(row, x, x_stride, n, out);
+  }
+}
+
 float dot_q4_k(const uint8_t* row, const float* x, const float* xs, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   float offset = 0;
@@ -285,6 +328,10 @@ void block_sums_32(const float* x, int64_t n, float* sums) {
                                    _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)));
     sums[b] = hsum(s);
   }
+}
+
+RowDotMultiFn multi_kernel(TensorType type) {
+  return type == TensorType::Q8_0 ? multi_q8_0 : nullptr;
 }
 
 RowDotFn kernel(TensorType type) {

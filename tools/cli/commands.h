@@ -15,5 +15,6 @@ void register_perplexity_command(CLI::App& app);
 void register_embed_command(CLI::App& app);
 void register_extract_command(CLI::App& app);
 void register_vectors_command(CLI::App& app);
+void register_serve_command(CLI::App& app);
 
 }  // namespace emovec::cli

@@ -1,0 +1,89 @@
+// Continuous batching: requests join a running batch as slots free up, each with its own
+// steering, and stream their text as it forms. One worker thread owns the engine; any number of
+// threads submit jobs and read their results.
+//
+// A job's output does not depend on what else runs: its prompt is evaluated in passes of its
+// own, and decoding steps (one token per sequence) use the engine's batch-invariant kernels when
+// the engine was made with EngineOptions::batch_invariant.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "emovec/error.h"
+#include "emovec/generate.h"
+#include "emovec/steering.h"
+
+namespace emovec {
+
+struct SchedulerOptions {
+  int max_parallel = 4;  // sequences decoded together
+  int max_queue = 64;    // jobs waiting for a slot beyond those; more are refused
+};
+
+struct JobRequest {
+  std::vector<int32_t> prompt;
+  GenerateOptions options;                   // options.hook is not used: see `steering`
+  std::shared_ptr<const Steering> steering;  // null: unsteered
+};
+
+// Thrown by Scheduler::submit when max_parallel jobs run and max_queue wait already.
+class QueueFull : public Error {
+ public:
+  using Error::Error;
+};
+
+// One submitted job, shared by the worker and the thread that reads it.
+class Job {
+ public:
+  enum class Wait : uint8_t { Text, Finished, Timeout };
+  // Appends the text released since the last call to `out`. Returns Text when there was some,
+  // Finished when the job has ended and all its text was read, Timeout when neither happened
+  // within `timeout`.
+  Wait wait_text(std::string& out, std::chrono::milliseconds timeout);
+  // Blocks until the job ends; returns its result (throws Error if it failed).
+  GenerateResult wait_result();
+  // Stops the job at its next step (e.g. the client went away); its slot is freed.
+  void cancel();
+  bool cancelled() const;
+
+ private:
+  friend class Scheduler;
+  struct State;
+  explicit Job(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
+class Scheduler {
+ public:
+  Scheduler(Engine& engine, SchedulerOptions options = {});
+  ~Scheduler();  // cancels what runs and waits; jobs left fail with "the server is stopping"
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Checks the request (empty prompt, prompt past the context, sampling parameters: Error) and
+  // queues it (QueueFull when full).
+  std::shared_ptr<Job> submit(JobRequest request);
+
+  struct Stats {
+    int active = 0;          // jobs holding a slot
+    int queued = 0;          // jobs waiting for one
+    uint64_t completed = 0;  // jobs ended (any reason)
+    uint64_t tokens_generated = 0;
+  };
+  Stats stats() const;
+  // Refuses new jobs and ends those running or waiting with the error "the server is stopping"
+  // (their readers wake up). The destructor does the same.
+  void shutdown();
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct Impl;
+  SchedulerOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace emovec
