@@ -31,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "py"))
-from emovec_server import EmovecServer, ServerError  # noqa: E402
+from emovec_server import EmovecServer, common_arguments, start_server, stop_server  # noqa: E402
 
 PROMPTS = [
     "How was your weekend?",
@@ -263,6 +263,7 @@ def phase_b(server, model, args):
             res[i] = send(server.port, "/v1/chat/completions", body(i), args.request_timeout)
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+        health0 = get_json(server.port, "/health")[1]
         load0, cpu0 = loadavg(), cpu_seconds(server.process.pid)
         t0 = time.perf_counter()
         for t in threads:
@@ -271,18 +272,24 @@ def phase_b(server, model, args):
             t.join()
         wall = time.perf_counter() - t0
         cores = (cpu_seconds(server.process.pid) - cpu0) / wall
+        health1 = get_json(server.port, "/health")[1]
+        # The server's own count: tokens made in decoding steps over the time spent in them
+        # (prompt passes excluded).
+        decode_s = health1["decode_seconds"] - health0["decode_seconds"]
+        decode_rate = (health1["tokens_generated"] - health0["tokens_generated"]) / decode_s
         for r in res:
             if not r["ok"]:
                 failed.append(r)
             elif r["completion_tokens"] != args.b_tokens:
                 short.append(r["completion_tokens"])
         tokens = sum(r["completion_tokens"] for r in res if r["ok"])
-        print("   %d stream%s: %4d tokens in %.2f s = %6.1f tokens/s   (server used %.2f cores; "
-              "load average %.2f before)" % (n, "s" if n > 1 else " ", tokens, wall, tokens / wall,
-                                             cores, load0), flush=True)
+        print("   %d stream%s: %4d tokens in %.2f s = %6.1f tokens/s; decoding steps alone %6.1f "
+              "tokens/s   (server used %.2f cores; load average %.2f before)"
+              % (n, "s" if n > 1 else " ", tokens, wall, tokens / wall, decode_rate, cores, load0),
+              flush=True)
         cpu_use.append({"streams": n, "tokens_per_s": tokens / wall, "server_cores": cores,
-                        "loadavg_before": load0})
-        return tokens / wall
+                        "decode_steps_tokens_per_s": decode_rate, "loadavg_before": load0})
+        return tokens / wall, decode_rate
 
     send(server.port, "/v1/chat/completions", dict(body(0), max_tokens=8), args.request_timeout)
     single, multi = [], []
@@ -290,10 +297,16 @@ def phase_b(server, model, args):
         single.append(run_batch(1))
     for _ in range(args.b_reps):
         multi.append(run_batch(args.b_streams))
-    s, m = statistics.median(single), statistics.median(multi)
+    s = statistics.median(r[0] for r in single)
+    m = statistics.median(r[0] for r in multi)
+    s_steps = statistics.median(r[1] for r in single)
+    m_steps = statistics.median(r[1] for r in multi)
     summary = {"max_tokens": args.b_tokens, "streams": args.b_streams, "reps": args.b_reps,
-               "single_tokens_per_s": single, "concurrent_tokens_per_s": multi,
+               "single_tokens_per_s": [r[0] for r in single],
+               "concurrent_tokens_per_s": [r[0] for r in multi],
                "single_median": s, "concurrent_median": m, "ratio": m / s if s > 0 else float("nan"),
+               "single_steps_median": s_steps, "concurrent_steps_median": m_steps,
+               "steps_ratio": m_steps / s_steps if s_steps > 0 else float("nan"),
                "target_ratio": 3.0, "failures": len(failed),
                "failure_examples": [r["error"] for r in failed[:5]],
                "short_replies": short, "runs": cpu_use}
@@ -302,11 +315,7 @@ def phase_b(server, model, args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--emovec", required=True, help="path to the emovec binary")
-    ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--data-dir", default=os.environ.get("EMOVEC_DATA_DIR") or str(REPO),
-                    help="EMOVEC_DATA_DIR for the server (holds vectors/MODEL/*.gguf)")
+    ap = common_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     ap.add_argument("--requests", type=int, default=320, help="phase A: requests in all")
     ap.add_argument("--clients", type=int, default=32, help="phase A: concurrent client threads")
     ap.add_argument("--max-tokens", type=int, default=32, help="phase A: max_tokens per request")
@@ -328,12 +337,8 @@ def main():
               "clients": args.clients}
     failures = 0
     try:
-        try:
-            server.start()
-        except ServerError as e:
-            print("server did not start: %s" % e)
+        if not start_server(server, "server did not start: "):
             return 2
-        print("server: %s (%s)" % (server.url, " ".join(server.command)), flush=True)
         status, listing = get_json(server.port, "/v1/emotions")
         emotions = sorted(e["id"] for e in listing.get("data", [])) if status == 200 else []
         print("emotions: %s" % ", ".join(emotions), flush=True)
@@ -388,15 +393,15 @@ def main():
                                                       ", ".join("%.1f" % x for x in b["concurrent_tokens_per_s"])))
             print("  %-34s %.2fx (target >= 3x: %s)" % ("ratio", b["ratio"],
                                                        "met" if b["target_met"] else "NOT met"))
+            print("  %-34s %.1f vs %.1f tokens/s: %.2fx" % (
+                "decoding steps alone (medians)", b["single_steps_median"],
+                b["concurrent_steps_median"], b["steps_ratio"]))
         report["server_alive"] = server.alive()
         if report["server_alive"]:
             report["rss_kib_end"] = server.rss_kib()
     finally:
-        if server.process is not None and server.process.poll() is not None:
-            print("server exited with %d; its stderr:\n%s" % (server.process.returncode,
-                                                              "".join(server.log[-40:])))
+        if stop_server(server):
             report["server_alive"] = False
-        server.stop()
     report["failures"] = failures
     if args.json:
         with open(args.json, "w") as f:

@@ -260,8 +260,18 @@ TEST(Scheduler, EveryJobGetsTheReplyItGetsAloneWhateverElseRuns) {
     const Reply r = collect(*jobs[i]);
     EXPECT_EQ(r.tokens, alone[kJobs - 1 - i].tokens) << "job " << kJobs - 1 - i << " staggered";
   }
-  EXPECT_EQ(scheduler.stats().active, 0);
-  EXPECT_EQ(scheduler.stats().completed, 3 * kJobs);
+  const Scheduler::Stats stats = scheduler.stats();
+  EXPECT_EQ(stats.active, 0);
+  EXPECT_EQ(stats.completed, 3 * kJobs);
+  uint64_t generated = 0, prompts = 0;
+  for (size_t i = 0; i < kJobs; ++i) {
+    generated += alone[i].tokens.size();
+    prompts += request(i).prompt.size();
+  }
+  EXPECT_EQ(stats.tokens_generated, 3 * generated);
+  EXPECT_EQ(stats.prompt_tokens, 3 * prompts);
+  EXPECT_GT(stats.prefill_seconds, 0.0);
+  EXPECT_GT(stats.decode_seconds, 0.0);
 }
 
 // A job's reply is Generator's for the same prompt and options on the same engine.

@@ -73,6 +73,9 @@ class Scheduler {
     int queued = 0;          // jobs waiting for one
     uint64_t completed = 0;  // jobs ended (any reason)
     uint64_t tokens_generated = 0;
+    uint64_t prompt_tokens = 0;  // prompt tokens evaluated
+    double prefill_seconds = 0;  // time in the passes that evaluate prompts
+    double decode_seconds = 0;   // time in decoding steps, their sampling included
   };
   Stats stats() const;
   // Refuses new jobs and ends those running or waiting with the error "the server is stopping"

@@ -172,11 +172,13 @@ struct Scheduler::Impl {
       stepping.push_back(&s);
     }
     if (entries.empty()) return;
+    const auto t0 = Clock::now();
     const Logits logits = engine.decode(entries);
     for (size_t i = 0; i < stepping.size(); ++i) {
       Slot& s = *stepping[i];
       advance(s, logits.last(i));
     }
+    add_time(decode_ns, t0);
     erase_ended();
   }
 
@@ -201,7 +203,10 @@ struct Scheduler::Impl {
       const bool last = s.prefilled + n == total;
       b.logits = last;
       b.more_follows = !last;
+      const auto t0 = Clock::now();
       const Logits logits = engine.decode(std::span<const BatchEntry>(&b, 1));
+      add_time(prefill_ns, t0);
+      prompt_tokens += static_cast<uint64_t>(n);
       s.prefilled += n;
       if (!last) return;
       s.prefill_seconds = seconds_since(s.started);
@@ -273,6 +278,13 @@ struct Scheduler::Impl {
   uint64_t completed = 0;     // guarded by mutex
   bool stopping = false;      // guarded by mutex
   std::atomic<uint64_t> tokens_generated{0};
+  std::atomic<uint64_t> prompt_tokens{0};
+  std::atomic<int64_t> prefill_ns{0};
+  std::atomic<int64_t> decode_ns{0};
+
+  static void add_time(std::atomic<int64_t>& total, Clock::time_point since) {
+    total += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count();
+  }
   std::vector<Slot> slots;  // the worker's own
   std::thread worker;
 };
@@ -327,6 +339,9 @@ Scheduler::Stats Scheduler::stats() const {
   s.queued = static_cast<int>(impl_->queue.size());
   s.completed = impl_->completed;
   s.tokens_generated = impl_->tokens_generated;
+  s.prompt_tokens = impl_->prompt_tokens;
+  s.prefill_seconds = static_cast<double>(impl_->prefill_ns.load()) * 1e-9;
+  s.decode_seconds = static_cast<double>(impl_->decode_ns.load()) * 1e-9;
   return s;
 }
 

@@ -1,4 +1,5 @@
 #include <httplib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -211,6 +212,12 @@ class HttpServer {
       return new httplib::ThreadPool(static_cast<size_t>(n));
     };
     http_.set_payload_max_length(options_.max_body_bytes);
+    // SO_REUSEADDR only: the library's default also sets SO_REUSEPORT, with which a second
+    // server on a port in use would bind it too and silently share its connections.
+    http_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (options_.api_key.empty() || req.path.rfind("/v1/", 0) != 0) {
         return httplib::Server::HandlerResponse::Unhandled;
@@ -262,7 +269,10 @@ class HttpServer {
                  {"active", s.active},
                  {"queued", s.queued},
                  {"completed", s.completed},
-                 {"tokens_generated", s.tokens_generated}});
+                 {"tokens_generated", s.tokens_generated},
+                 {"prompt_tokens", s.prompt_tokens},
+                 {"prefill_seconds", s.prefill_seconds},
+                 {"decode_seconds", s.decode_seconds}});
     });
     http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200,

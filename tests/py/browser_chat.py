@@ -166,6 +166,19 @@ def send_message(driver, text):
     driver.find_element(By.ID, "send").click()
 
 
+def take_turn(driver, text, turn):
+    """Sends text as turn 1 or 2 of the conversation and waits for the reply; checks the page then
+    holds `turn` user and `turn` assistant messages. Returns (user, assistant) message elements."""
+    ordinal, count = {1: ("first", "one turn"), 2: ("second", "two turns")}[turn]
+    send_message(driver, text)
+    wait_status(driver, lambda t: t == "ready", "'ready' after the %s reply" % ordinal)
+    assistants = messages_of(driver, "assistant")
+    users = messages_of(driver, "user")
+    check(len(assistants) == turn and len(users) == turn,
+          "after %s: %d user / %d assistant messages" % (count, len(users), len(assistants)))
+    return users, assistants
+
+
 def run(args):
     checks = []
     env = {}
@@ -209,12 +222,7 @@ def run(args):
         set_number(driver, "max-tokens", MAX_TOKENS)
         label = set_slider(driver, "joy", 2.0)
         check(label is None or "2" in label, "joy label shows %r after moving it to 2" % label)
-        send_message(driver, QUESTION_1)
-        wait_status(driver, lambda t: t == "ready", "'ready' after the first reply")
-        assistants = messages_of(driver, "assistant")
-        users = messages_of(driver, "user")
-        check(len(assistants) == 1 and len(users) == 1,
-              "after one turn: %d user / %d assistant messages" % (len(users), len(assistants)))
+        users, assistants = take_turn(driver, QUESTION_1, 1)
         check(content_of(users[0]) == QUESTION_1, "user message shows %r" % content_of(users[0]))
         reply1 = content_of(assistants[0])
         check(reply1.strip() != "", "the first assistant reply is empty")
@@ -235,12 +243,7 @@ def run(args):
         checks.append("reply differs from the unsteered one (the slider reaches the server)")
 
         # Second turn: the whole conversation is sent.
-        send_message(driver, QUESTION_2)
-        wait_status(driver, lambda t: t == "ready", "'ready' after the second reply")
-        assistants = messages_of(driver, "assistant")
-        users = messages_of(driver, "user")
-        check(len(assistants) == 2 and len(users) == 2,
-              "after two turns: %d user / %d assistant messages" % (len(users), len(assistants)))
+        users, assistants = take_turn(driver, QUESTION_2, 2)
         check(content_of(assistants[0]) == reply1, "the first reply changed during the second turn")
         reply2 = content_of(assistants[1])
         check(reply2.strip() != "", "the second assistant reply is empty")

@@ -5,6 +5,14 @@
 
 The server prints "listening on http://HOST:PORT" on stderr once it accepts connections; the
 launcher waits for that line (and fails with the server's own output if it exits first).
+
+Also what the server scripts share (server_openai.py and server_bad_input.py use all of it,
+bench/server_load.py all but Checks; browser_chat.py only the launcher):
+  - Checks: counts and prints named checks (PASS/FAIL lines), runs groups of them as sections
+    (a section that raises is a failed check, the others still run), and prints the final report;
+  - start_server(server): starts it and prints its address, or prints why it did not start;
+  - stop_server(server): stops the server, first printing the end of its stderr if it had died;
+  - common_arguments(parser): the --emovec, --model and --data-dir options.
 """
 
 import os
@@ -12,6 +20,10 @@ import re
 import subprocess
 import threading
 import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 _LISTENING = re.compile(r"listening on (http://[0-9.]+:(\d+))")
 
@@ -90,3 +102,82 @@ class EmovecServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def start_server(server, failed="FAIL  server start: "):
+    """Starts the server and prints its address and command line; returns True. If it does not
+    start, prints `failed` and the reason instead, and returns False."""
+    try:
+        server.start()
+    except ServerError as e:
+        print(failed + str(e), flush=True)
+        return False
+    print("server: %s (%s)" % (server.url, " ".join(server.command)), flush=True)
+    return True
+
+
+def stop_server(server):
+    """Stops the server; if it had already exited, prints its exit status and the end of its
+    stderr first. Returns whether it had exited (died) before this call."""
+    died = server.process is not None and server.process.poll() is not None
+    if died:
+        print("server exited with %d; its stderr:\n%s" % (server.process.returncode,
+                                                          "".join(server.log[-40:])))
+    server.stop()
+    return died
+
+
+def common_arguments(parser):
+    """Adds --emovec (required), --model (default smollm2-135m-instruct) and --data-dir (default
+    $EMOVEC_DATA_DIR, else the repository root) to an argparse parser; returns the parser."""
+    parser.add_argument("--emovec", required=True, help="path to the emovec binary")
+    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--data-dir", default=os.environ.get("EMOVEC_DATA_DIR") or str(REPO),
+                        help="EMOVEC_DATA_DIR for the server (holds vectors/MODEL/*.gguf)")
+    return parser
+
+
+class Checks:
+    """Named checks, printed as they are made: "PASS  name  (detail)" or "FAIL  name  -- detail"."""
+
+    def __init__(self):
+        self.failed = []  # names of the failed checks
+        self.passed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("PASS  %s%s" % (name, ("  (" + detail + ")") if detail else ""), flush=True)
+        else:
+            self.failed.append(name)
+            print("FAIL  %s%s" % (name, ("  -- " + detail) if detail else ""), flush=True)
+        return ok
+
+    def section(self, name, fn, *args):
+        """Runs fn(*args), one group of checks, under a "== name" heading with its duration; an
+        exception in it is a failed check (the other sections still run). Then after_section."""
+        print("\n== %s" % name, flush=True)
+        t0 = time.time()
+        try:
+            fn(*args)
+        except Exception as e:
+            self.check("%s: completed without an exception" % name, False,
+                       "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
+        print("   (%.1f s)" % (time.time() - t0), flush=True)
+        self.after_section(name)
+
+    def after_section(self, name):
+        """A hook run after each section (a subclass may check the server there); does nothing."""
+
+    def report(self, started):
+        """Prints the counts (with the seconds since started) and the failed checks' names;
+        returns the exit status: 0 if every check held, else 1."""
+        print("\n%d checks passed, %d failed (%.1f s)" % (self.passed, len(self.failed),
+                                                         time.time() - started))
+        if self.failed:
+            print("FAILED checks:")
+            for name in self.failed:
+                print("  - " + name)
+            return 1
+        print("OK: all checks held")
+        return 0

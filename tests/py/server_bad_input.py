@@ -22,17 +22,17 @@ import http.client
 import json
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from emovec_server import EmovecServer, ServerError  # noqa: E402
+import emovec_server  # noqa: E402
+from emovec_server import EmovecServer, common_arguments, start_server, stop_server  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 SERVER_ARGS = ["--parallel", "2", "--max-queue", "2", "--max-body-bytes", "65536", "--ctx", "512",
                "-t", "2"]
 CHAT = "/v1/chat/completions"
@@ -40,34 +40,19 @@ DROP = object()  # an override value that removes the field
 RESTARTS = []  # servers started after one died
 
 
-class Checks:
-    def __init__(self):
-        self.failed = []
-        self.passed = 0
+class Checks(emovec_server.Checks):
+    """The shared checks, plus the error replies that were not application/json; after each
+    section, if the server died in it, says so and starts a new one."""
+
+    def __init__(self, server):
+        super().__init__()
+        self.server = server
         self.non_json_errors = []
 
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("PASS  %s%s" % (name, ("  (" + detail + ")") if detail else ""), flush=True)
-        else:
-            self.failed.append(name)
-            print("FAIL  %s%s" % (name, ("  -- " + detail) if detail else ""), flush=True)
-        return ok
-
-    def section(self, name, server, fn, *args):
-        """Runs one group of checks; if the server died in it, says so and starts a new one."""
-        print("\n== %s" % name, flush=True)
-        t0 = time.time()
-        try:
-            fn(*args)
-        except Exception as e:
-            self.check("%s: completed without an exception" % name, False,
-                       "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
-        print("   (%.1f s)" % (time.time() - t0), flush=True)
-        if not server.alive():
-            self.check("server still running after \"%s\"" % name, False, died(server))
-            restart(server)
+    def after_section(self, name):
+        if not self.server.alive():
+            self.check("server still running after \"%s\"" % name, False, died(self.server))
+            restart(self.server)
 
 
 def died(server):
@@ -624,24 +609,29 @@ def check_final(c, server, model):
     c.check("server process still alive", server.alive())
 
 
+def check_port_in_use(c, server, model, emovec, data_dir):
+    """A second server on the port the first one holds fails with a clear error (it must not
+    bind the port too and share its connections)."""
+    run = subprocess.run([emovec, "serve", "-m", model, "--port", str(server.port), "-t", "1"],
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, EMOVEC_DATA_DIR=data_dir))
+    c.check("a second server on the same port exits with an error", run.returncode != 0,
+            "exit %d" % run.returncode)
+    c.check("... naming the port", ("cannot listen on 127.0.0.1:%d" % server.port) in run.stderr,
+            short(run.stderr))
+    c.check("... and the first server still answers", health(server)[0] == 200)
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--emovec", required=True, help="path to the emovec binary")
-    ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--data-dir", default=os.environ.get("EMOVEC_DATA_DIR") or str(REPO),
-                    help="EMOVEC_DATA_DIR for the server (holds vectors/MODEL/*.gguf)")
+    ap = common_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     args = ap.parse_args()
 
     t_start = time.time()
     server = EmovecServer(args.emovec, args.model, SERVER_ARGS, env={"EMOVEC_DATA_DIR": args.data_dir})
-    c = Checks()
+    c = Checks(server)
     try:
-        try:
-            server.start()
-        except ServerError as e:
-            print("FAIL  server start: %s" % e)
+        if not start_server(server):
             return 2
-        print("server: %s (%s)" % (server.url, " ".join(server.command)))
         sections = [
             ("bad requests", check_bad_requests, (c, server, args.model, args.data_dir)),
             ("bytes that are not UTF-8, malformed HTTP", check_not_utf8, (c, server, args.model)),
@@ -649,28 +639,20 @@ def main():
             ("replies cut inside a character", check_cut_characters, (c, server, args.model)),
             ("clients that disconnect", check_disconnects, (c, server, args.model)),
             ("too many concurrent requests", check_overload, (c, server, args.model)),
+            ("port in use", check_port_in_use,
+             (c, server, args.model, args.emovec, args.data_dir)),
             ("after all cases", check_final, (c, server, args.model)),
         ]
         for name, fn, fn_args in sections:
-            c.section(name, server, fn, *fn_args)
+            c.section(name, fn, *fn_args)
             if name == "oversized body":
                 c.check("error responses are application/json", not c.non_json_errors,
                         "; ".join(c.non_json_errors))
         c.check("the server never died (one process served every case)", not RESTARTS,
                 "%d new servers had to be started" % len(RESTARTS))
     finally:
-        if server.process is not None and server.process.poll() is not None:
-            print("server exited with %d; its stderr:\n%s" % (server.process.returncode,
-                                                              "".join(server.log[-40:])))
-        server.stop()
-    print("\n%d checks passed, %d failed (%.1f s)" % (c.passed, len(c.failed), time.time() - t_start))
-    if c.failed:
-        print("FAILED checks:")
-        for name in c.failed:
-            print("  - " + name)
-        return 1
-    print("OK: all checks held")
-    return 0
+        stop_server(server)
+    return c.report(t_start)
 
 
 if __name__ == "__main__":

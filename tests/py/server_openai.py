@@ -18,45 +18,19 @@ import os
 import sys
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from emovec_server import EmovecServer, ServerError  # noqa: E402
+from emovec_server import (Checks, EmovecServer, common_arguments, start_server,  # noqa: E402
+                           stop_server)
 
 import openai  # noqa: E402
 
 API_KEY = "test-key"
-REPO = Path(__file__).resolve().parents[2]
 SHIPPED = ["anger", "disgust", "fear", "joy", "sadness"]
 PROMPT = [{"role": "user", "content": "Tell me about your day in two sentences."}]
-
-
-class Checks:
-    def __init__(self):
-        self.failed = []
-        self.passed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("PASS  %s%s" % (name, ("  (" + detail + ")") if detail else ""), flush=True)
-        else:
-            self.failed.append(name)
-            print("FAIL  %s%s" % (name, ("  -- " + detail) if detail else ""), flush=True)
-        return ok
-
-    def section(self, name, fn, *args):
-        print("\n== %s" % name, flush=True)
-        t0 = time.time()
-        try:
-            fn(*args)
-        except Exception as e:  # a section that raises is a failed check, the others still run
-            self.check("%s: completed without an exception" % name, False,
-                       "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
-        print("   (%.1f s)" % (time.time() - t0), flush=True)
 
 
 def short(text, n=100):
@@ -360,11 +334,7 @@ def check_no_leak(c, client, model):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--emovec", required=True, help="path to the emovec binary")
-    ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--data-dir", default=os.environ.get("EMOVEC_DATA_DIR") or str(REPO),
-                    help="EMOVEC_DATA_DIR for the server (holds vectors/MODEL/*.gguf)")
+    ap = common_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     args = ap.parse_args()
 
     t_start = time.time()
@@ -373,12 +343,8 @@ def main():
                           env={"EMOVEC_DATA_DIR": args.data_dir})
     c = Checks()
     try:
-        try:
-            server.start()
-        except ServerError as e:
-            print("FAIL  server start: %s" % e)
+        if not start_server(server):
             return 2
-        print("server: %s (%s)" % (server.url, " ".join(server.command)))
         client = openai.OpenAI(base_url=server.url + "/v1", api_key=API_KEY, max_retries=0,
                                timeout=120)
         state = {}
@@ -395,18 +361,8 @@ def main():
         c.section("no leak between concurrent requests", check_no_leak, c, client, args.model)
         c.check("server still running at the end", server.alive())
     finally:
-        if server.process is not None and server.process.poll() is not None:
-            print("server exited with %d; its stderr:\n%s" % (server.process.returncode,
-                                                              "".join(server.log[-40:])))
-        server.stop()
-    print("\n%d checks passed, %d failed (%.1f s)" % (c.passed, len(c.failed), time.time() - t_start))
-    if c.failed:
-        print("FAILED checks:")
-        for name in c.failed:
-            print("  - " + name)
-        return 1
-    print("OK: all checks held")
-    return 0
+        stop_server(server)
+    return c.report(t_start)
 
 
 if __name__ == "__main__":
