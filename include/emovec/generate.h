@@ -59,6 +59,10 @@ class Generator {
   std::vector<int32_t> cached_;  // the tokens whose keys and values are in the cache
 };
 
+// Throws Error for an empty prompt, or one that leaves no position of an n_ctx context to
+// generate in (the message names both sizes).
+void check_prompt_fits(std::span<const int32_t> prompt, int64_t n_ctx);
+
 // The per-token part of generating one reply, whatever runs the forward passes (Generator,
 // generate_batch, the server): samples the next token from the logits of the sequence's last
 // position, ends the reply at an end token, a stop string, the token limit or the context, and

@@ -46,6 +46,10 @@ struct SteeringOptions {
   SteeringPositions positions = SteeringPositions::Last;
   // Rescale each steered row to the norm it had before the vectors were added.
   bool preserve_norm = false;
+
+  // Steers layers first..last (inclusive, as llama.cpp's --control-vector-layer-range gives
+  // them). Throws Error naming `what` when they are not a range of the model's n_layer layers.
+  void set_layers(int64_t first, int64_t last, int64_t n_layer, std::string_view what);
 };
 
 // The summed vectors of a mix, per site and layer, for one model. Immutable: any number of

@@ -50,6 +50,15 @@ std::vector<int32_t> tokenize_chat(const DecoderModel& model,
   return tok.encode(text, /*add_special=*/false, /*parse_special=*/true);
 }
 
+void check_prompt_fits(std::span<const int32_t> prompt, int64_t n_ctx) {
+  if (prompt.empty()) throw Error("the prompt is empty: there is nothing to continue from");
+  if (static_cast<int64_t>(prompt.size()) >= n_ctx) {
+    throw Error("the prompt has " + std::to_string(prompt.size()) +
+                " tokens, which does not fit the context of " + std::to_string(n_ctx) +
+                " positions (raise --ctx-size or shorten the prompt)");
+  }
+}
+
 struct ReplyState::Impl {
   Impl(const DecoderModel& model, std::span<const int32_t> prompt, const GenerateOptions& options)
       : tok(require_tokenizer(model)),
@@ -146,13 +155,8 @@ Generator::~Generator() {
 
 GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOptions& options,
                               const TextCallback& on_text) {
-  if (prompt.empty()) throw Error("the prompt is empty: there is nothing to continue from");
+  check_prompt_fits(prompt, engine_.n_ctx());
   const auto n_prompt = static_cast<int64_t>(prompt.size());
-  if (n_prompt >= engine_.n_ctx()) {
-    throw Error("the prompt has " + std::to_string(n_prompt) +
-                " tokens, which does not fit the context of " + std::to_string(engine_.n_ctx()) +
-                " positions (raise --ctx-size or shorten the prompt)");
-  }
   ReplyState reply(engine_.model(), prompt, options, engine_.n_ctx());
 
   // Re-use the cached prefix, but always evaluate at least the last prompt token for logits.
@@ -199,13 +203,11 @@ std::vector<GenerateResult> generate_batch(Engine& engine,
   std::vector<GenerateResult> results(n);
   if (n == 0) return results;
   for (size_t i = 0; i < n; ++i) {
-    const GenerateRequest& r = requests[i];
-    if (r.prompt.empty()) throw Error("request " + std::to_string(i) + " has an empty prompt");
-    r.options.sampling.validate();
-    if (static_cast<int64_t>(r.prompt.size()) >= engine.n_ctx()) {
-      throw Error("request " + std::to_string(i) + ": the prompt has " +
-                  std::to_string(r.prompt.size()) + " tokens, which does not fit the context of " +
-                  std::to_string(engine.n_ctx()) + " positions");
+    try {
+      check_prompt_fits(requests[i].prompt, engine.n_ctx());
+      requests[i].options.sampling.validate();
+    } catch (const Error& e) {
+      throw Error("request " + std::to_string(i) + ": " + e.what());
     }
   }
   struct State {

@@ -154,9 +154,8 @@ struct Scheduler::Impl {
     }
     erase_ended();
 
-    const auto waiting = std::find_if(slots.begin(), slots.end(), [](const Slot& s) {
-      return !s.decoding && s.job.state != nullptr;
-    });
+    const auto waiting =
+        std::find_if(slots.begin(), slots.end(), [](const Slot& s) { return !s.decoding; });
     if (waiting != slots.end()) prefill(*waiting);
     erase_ended();
 
@@ -240,7 +239,6 @@ struct Scheduler::Impl {
   void end(Slot& s, std::string error) {
     if (s.job.state == nullptr) return;
     GenerateResult r = std::move(s.job.reply->result());
-    r.n_prompt = static_cast<int64_t>(s.job.request.prompt.size());
     r.prefill_seconds = s.prefill_seconds;
     if (s.decoding) r.decode_seconds = seconds_since(s.decode_started);
     {
@@ -301,13 +299,7 @@ void Scheduler::shutdown() { impl_->shutdown(); }
 
 std::shared_ptr<Job> Scheduler::submit(JobRequest request) {
   Engine& engine = impl_->engine;
-  if (request.prompt.empty()) throw Error("the prompt is empty: there is nothing to continue from");
-  const auto n_prompt = static_cast<int64_t>(request.prompt.size());
-  if (n_prompt >= engine.n_ctx()) {
-    throw Error("the prompt has " + std::to_string(n_prompt) +
-                " tokens, which does not fit the context of " + std::to_string(engine.n_ctx()) +
-                " positions");
-  }
+  check_prompt_fits(request.prompt, engine.n_ctx());
   request.options.hook = nullptr;
   Impl::Pending p;
   p.reply =

@@ -44,7 +44,32 @@ Scratch& scratch() {
 struct RowRef {
   const MatmulTarget* target;
   int64_t row;
+  size_t index = 0;  // of the target
 };
+
+// The few-row kernels of one weight matrix, looked up once per product.
+struct RowKernels {
+  Q8DotFn q8 = nullptr;             // int8 activations, one token row
+  Q8DotMultiFn q8_multi = nullptr;  // ... several token rows at once
+  RowDotFn dot = nullptr;           // float activations, one token row
+  RowDotMultiFn dot_multi = nullptr;
+};
+
+RowKernels row_kernels(TensorType type, bool use_q8, int64_t n_tokens) {
+  RowKernels k;
+  k.q8 = use_q8 ? q8_dot_kernel(type) : nullptr;
+  k.dot = row_dot_kernel(type);
+  // Several token rows: kernels that decode each weight block once for up to four of them,
+  // with the same bits per row as the one-row kernels.
+  if (n_tokens > 1) {
+    if (k.q8 != nullptr) {
+      k.q8_multi = q8_dot_multi_kernel(type);
+    } else {
+      k.dot_multi = row_dot_multi_kernel(type);
+    }
+  }
+  return k;
+}
 
 }  // namespace
 
@@ -64,7 +89,7 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
   auto locate = [&](int64_t r) {
     const auto it = std::upper_bound(first_row.begin(), first_row.end(), r) - 1;
     const auto idx = static_cast<size_t>(it - first_row.begin());
-    return RowRef{&targets[idx], r - *it};
+    return RowRef{&targets[idx], r - *it, idx};
   };
 
   if (n_tokens < kGemmMinTokens || per_row) {
@@ -83,22 +108,19 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
     const bool use_q8 = quantize_activations && cols % kQ8Block == 0;
     if (use_q8) quantize_activation_rows(x, x_stride, n_tokens, cols, q8);
     const int64_t blocks_per_token = cols / kQ8Block;
+    std::vector<RowKernels> kernels;
+    for (const MatmulTarget& t : targets) {
+      kernels.push_back(row_kernels(t.weight->type, use_q8, n_tokens));
+    }
     pool.parallel_for(total_rows, kDotGrain, [&](int64_t begin, int64_t end, int) {
       Scratch& s = scratch();
       for (int64_t r = begin; r < end; ++r) {
         const RowRef ref = locate(r);
         const WeightMatrix& w = *ref.target->weight;
         const uint8_t* row = w.data + static_cast<uint64_t>(ref.row) * w.row_bytes;
-        const Q8DotFn q8_dot = use_q8 ? q8_dot_kernel(w.type) : nullptr;
-        const RowDotFn dot = row_dot_kernel(w.type);
+        const auto [q8_dot, q8_multi, dot, dot_multi] = kernels[ref.index];
         float* y = ref.target->y + ref.row;
         const int64_t y_stride = ref.target->y_stride;
-        // Several token rows: kernels that decode each weight block once for up to four of
-        // them, with the same bits per row as the one-row kernels.
-        const Q8DotMultiFn q8_multi =
-            q8_dot != nullptr && n_tokens > 1 ? q8_dot_multi_kernel(w.type) : nullptr;
-        const RowDotMultiFn dot_multi =
-            q8_dot == nullptr && n_tokens > 1 ? row_dot_multi_kernel(w.type) : nullptr;
         static_assert(kQ8MultiRows <= 4 && kRowDotMultiRows <= 4);
         float out[4];
         if (q8_multi != nullptr) {
@@ -125,8 +147,7 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
           s.row.resize(static_cast<size_t>(w.cols));
           dequantize(w.type, row, s.row.data(), w.cols);
           for (int64_t t = 0; t < n_tokens; ++t) {
-            ref.target->y[t * ref.target->y_stride + ref.row] =
-                dot_f32(s.row.data(), x + t * x_stride, w.cols);
+            y[t * y_stride] = dot_f32(s.row.data(), x + t * x_stride, w.cols);
           }
         }
       }

@@ -183,16 +183,12 @@ void parse_steering(const json& v, const RequestLimits& limits, SteeringRequest&
           !value[1].is_number_integer()) {
         throw bad_request("'steering.layers' must be [first, last], two layer numbers", param);
       }
-      const auto a = value[0].get<int64_t>();
-      const auto b = value[1].get<int64_t>();
-      if (a < 0 || b < a || b >= limits.n_layer) {
-        throw bad_request("'steering.layers' " + value.dump() +
-                              " is not a range of the model's layers 0.." +
-                              std::to_string(limits.n_layer - 1),
-                          param);
+      try {
+        out.options.set_layers(value[0].get<int64_t>(), value[1].get<int64_t>(), limits.n_layer,
+                               "'steering.layers'");
+      } catch (const Error& e) {
+        throw bad_request(e.what(), param);
       }
-      out.options.layer_begin = static_cast<int32_t>(a);
-      out.options.layer_end = static_cast<int32_t>(b + 1);
     } else if (key == "positions") {
       if (!value.is_string()) throw bad_request("'steering.positions' must be a string", param);
       try {

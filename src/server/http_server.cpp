@@ -8,11 +8,9 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
-#include <shared_mutex>
 #include <thread>
 
 #include "emovec/decoder.h"
@@ -50,79 +48,81 @@ void install_stop_signals() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-// The loaded emotion vectors, by name; requests look them up while others load or unload.
+// The loaded emotion vectors. Loading and unloading replace an immutable list (copy on write,
+// rare), so a request takes the current list in one pointer copy and builds its steering from
+// it without copying any vector.
 class EmotionStore {
  public:
-  EmotionStore(int64_t n_layer, int64_t n_embd) : n_layer_(n_layer), n_embd_(n_embd) {}
+  EmotionStore(int64_t n_layer, int64_t n_embd)
+      : n_layer_(n_layer), n_embd_(n_embd), loaded_(std::make_shared<const Loaded>()) {}
 
   void add(const std::string& name, NamedVector v) {
     check_vector_fits(v.vector, n_layer_, n_embd_, v.source);
-    const std::unique_lock lock(mutex_);
-    if (vectors_.count(name) != 0) {
+    v.vector.emotion = name;
+    const std::lock_guard lock(mutex_);
+    if (loaded_->find(name) != nullptr) {
       throw ApiError(409, "invalid_request_error",
                      "an emotion named '" + name + "' is loaded already (DELETE it first)", "name");
     }
-    v.vector.emotion = name;
-    vectors_[name] = std::make_shared<const NamedVector>(std::move(v));
-    order_.push_back(name);
+    auto next = std::make_shared<Loaded>(*loaded_);
+    next->vectors.push_back(std::move(v.vector));
+    next->sources.push_back(std::move(v.source));
+    loaded_ = std::move(next);
   }
 
   bool remove(const std::string& name) {
-    const std::unique_lock lock(mutex_);
-    if (vectors_.erase(name) == 0) return false;
-    order_.erase(std::find(order_.begin(), order_.end(), name));
+    const std::lock_guard lock(mutex_);
+    const EmotionVector* v = loaded_->find(name);
+    if (v == nullptr) return false;
+    const auto i = static_cast<size_t>(v - loaded_->vectors.data());
+    auto next = std::make_shared<Loaded>(*loaded_);
+    next->vectors.erase(next->vectors.begin() + static_cast<std::ptrdiff_t>(i));
+    next->sources.erase(next->sources.begin() + static_cast<std::ptrdiff_t>(i));
+    loaded_ = std::move(next);
     return true;
   }
 
-  json entry(const NamedVector& v) const {
-    return {{"id", v.vector.emotion},
-            {"object", "emotion"},
-            {"site", std::string(activation_site_name(v.vector.site))},
-            {"n_layer", v.vector.n_layer},
-            {"width", v.vector.width},
-            {"source", v.source}};
-  }
-
   json entry(const std::string& name) const {
-    const std::shared_lock lock(mutex_);
-    return entry(*vectors_.at(name));
+    const auto loaded = snapshot();
+    const EmotionVector* v = loaded->find(name);
+    return entry(*v, loaded->sources[static_cast<size_t>(v - loaded->vectors.data())]);
   }
 
   json list() const {
-    const std::shared_lock lock(mutex_);
+    const auto loaded = snapshot();
     json data = json::array();
-    for (const std::string& name : order_) data.push_back(entry(*vectors_.at(name)));
+    for (size_t i = 0; i < loaded->vectors.size(); ++i) {
+      data.push_back(entry(loaded->vectors[i], loaded->sources[i]));
+    }
     return {{"object", "list"}, {"data", data}};
   }
 
   // The summed vectors of a request's mix, or null when it steers nothing.
   std::shared_ptr<const Steering> steering(const SteeringRequest& r) const {
     if (r.mix.empty()) return nullptr;
-    std::vector<EmotionVector> used;
-    {
-      const std::shared_lock lock(mutex_);
-      for (const auto& [name, alpha] : r.mix.terms) {
-        const auto it = vectors_.find(name);
-        if (it == vectors_.end()) {
-          std::string known;
-          for (const std::string& n : order_) known += (known.empty() ? "" : ", ") + n;
-          throw bad_request("unknown emotion '" + name +
-                                "' (loaded: " + (known.empty() ? std::string("none") : known) + ")",
-                            "emotion." + name);
+    const auto loaded = snapshot();
+    for (const auto& [name, alpha] : r.mix.terms) {
+      const EmotionVector* v = loaded->find(name);
+      if (v == nullptr) {
+        std::string known;
+        for (const EmotionVector& e : loaded->vectors) {
+          known += (known.empty() ? "" : ", ") + e.emotion;
         }
-        if (r.site && it->second->vector.site != *r.site) {
-          throw bad_request("the vector for '" + name + "' was extracted at " +
-                                std::string(activation_site_name(it->second->vector.site)) +
-                                ", not at steering.site " +
-                                std::string(activation_site_name(*r.site)),
-                            "steering.site");
-        }
-        used.push_back(it->second->vector);
+        throw bad_request("unknown emotion '" + name +
+                              "' (loaded: " + (known.empty() ? std::string("none") : known) + ")",
+                          "emotion." + name);
+      }
+      if (r.site && v->site != *r.site) {
+        throw bad_request("the vector for '" + name + "' was extracted at " +
+                              std::string(activation_site_name(v->site)) +
+                              ", not at steering.site " +
+                              std::string(activation_site_name(*r.site)),
+                          "steering.site");
       }
     }
     try {
-      auto s =
-          std::make_shared<Steering>(Steering::build(r.mix, used, n_layer_, n_embd_, r.options));
+      auto s = std::make_shared<Steering>(
+          Steering::build(r.mix, loaded->vectors, n_layer_, n_embd_, r.options));
       if (s->empty()) return nullptr;
       return s;
     } catch (const Error& e) {
@@ -131,11 +131,35 @@ class EmotionStore {
   }
 
  private:
+  struct Loaded {
+    std::vector<EmotionVector> vectors;
+    std::vector<std::string> sources;  // the file each came from
+    const EmotionVector* find(const std::string& name) const {
+      for (const EmotionVector& v : vectors) {
+        if (v.emotion == name) return &v;
+      }
+      return nullptr;
+    }
+  };
+
+  static json entry(const EmotionVector& v, const std::string& source) {
+    return {{"id", v.emotion},
+            {"object", "emotion"},
+            {"site", std::string(activation_site_name(v.site))},
+            {"n_layer", v.n_layer},
+            {"width", v.width},
+            {"source", source}};
+  }
+
+  std::shared_ptr<const Loaded> snapshot() const {
+    const std::lock_guard lock(mutex_);
+    return loaded_;
+  }
+
   int64_t n_layer_;
   int64_t n_embd_;
-  mutable std::shared_mutex mutex_;
-  std::map<std::string, std::shared_ptr<const NamedVector>> vectors_;
-  std::vector<std::string> order_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Loaded> loaded_;
 };
 
 std::string new_id(const char* prefix) {

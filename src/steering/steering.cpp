@@ -112,6 +112,16 @@ std::string_view steering_positions_name(SteeringPositions p) {
   return "unknown";
 }
 
+void SteeringOptions::set_layers(int64_t first, int64_t last, int64_t n_layer,
+                                 std::string_view what) {
+  if (first < 0 || last < first || last >= n_layer) {
+    throw Error(std::string(what) + " " + std::to_string(first) + " " + std::to_string(last) +
+                ": the model's layers are 0 to " + std::to_string(n_layer - 1));
+  }
+  layer_begin = static_cast<int32_t>(first);
+  layer_end = static_cast<int32_t>(last + 1);
+}
+
 Steering Steering::build(const EmotionMix& mix, std::span<const EmotionVector> vectors,
                          int64_t n_layer, int64_t n_embd, const SteeringOptions& options) {
   Steering s;

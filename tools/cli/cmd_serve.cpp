@@ -78,14 +78,8 @@ void run_serve(const ServeFlags& f) {
   o.default_steering.options.positions = parse_steering_positions(f.positions);
   o.default_steering.options.preserve_norm = f.preserve_norm;
   if (!f.layer_range.empty()) {
-    const int a = f.layer_range[0];
-    const int b = f.layer_range[1];
-    if (a < 0 || b < a || b >= h.n_layer) {
-      throw Error("--layer-range " + std::to_string(a) + " " + std::to_string(b) +
-                  ": the model's layers are 0 to " + std::to_string(h.n_layer - 1));
-    }
-    o.default_steering.options.layer_begin = a;
-    o.default_steering.options.layer_end = b + 1;
+    o.default_steering.options.set_layers(f.layer_range[0], f.layer_range[1], h.n_layer,
+                                          "--layer-range");
   }
   if (!f.emotion.empty()) o.default_steering.mix = parse_emotion_mix(f.emotion);
 

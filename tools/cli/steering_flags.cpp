@@ -60,12 +60,9 @@ SteeringSetup::SteeringSetup(const SteeringFlags& flags, const DecoderModel& mod
     emotion_vectors_loaded_ = true;
   }
   if (!flags.layer_range.empty()) {
-    const int a = flags.layer_range[0];
-    const int b = flags.layer_range[1];
-    if (a < 0 || b < a || b >= h.n_layer) {
-      throw Error("--control-vector-layer-range " + std::to_string(a) + " " + std::to_string(b) +
-                  ": the model's layers are 0 to " + std::to_string(h.n_layer - 1));
-    }
+    SteeringOptions check;
+    check.set_layers(flags.layer_range[0], flags.layer_range[1], h.n_layer,
+                     "--control-vector-layer-range");
   }
   if (!flags.positions.empty()) (void)parse_steering_positions(flags.positions);
   // Checks the mix (names, alphas, vectors) before any work is done.
@@ -103,12 +100,12 @@ std::unique_ptr<Steering> SteeringSetup::make_steering(const std::string& spec) 
   o.positions = !flags_.positions.empty() ? parse_steering_positions(flags_.positions)
                 : !spec.empty()           ? SteeringPositions::Last
                                           : SteeringPositions::All;
+  const auto& h = model_.hparams();
   if (!flags_.layer_range.empty()) {
-    o.layer_begin = flags_.layer_range[0];
-    o.layer_end = flags_.layer_range[1] + 1;
+    o.set_layers(flags_.layer_range[0], flags_.layer_range[1], h.n_layer,
+                 "--control-vector-layer-range");
   }
   o.preserve_norm = flags_.preserve_norm;
-  const auto& h = model_.hparams();
   auto s = std::make_unique<Steering>(Steering::build(mix, all, h.n_layer, h.n_embd, o));
   if (s->empty()) return nullptr;
   return s;
