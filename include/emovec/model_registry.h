@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace emovec {
@@ -17,7 +18,7 @@ struct ShippedModelPart {
 struct ShippedModel {
   std::string name;    // registry name, e.g. "smollm2-135m-instruct"
   std::string family;  // "llama", "qwen2", "gemma3", "bert"
-  std::string format;  // "gguf" or "huggingface"
+  std::string format;  // "gguf", "huggingface", or "nade" (a scorer's data, not a model to run)
   std::string path;    // relative to the models folder
   std::string description;
   std::string license;
@@ -26,7 +27,12 @@ struct ShippedModel {
   bool is_default = false;
   bool chat = false;
   std::vector<ShippedModelPart> parts;
+  std::vector<std::pair<std::string, uint64_t>> files;  // a folder's files and sizes
 };
+
+// Whether `model` is something -m can load (GGUF or a Hugging Face folder), rather than the data
+// of an emotion scorer.
+bool is_engine_model(const ShippedModel& model);
 
 const std::vector<ShippedModel>& shipped_models();
 // Throws Error listing the known names when `name` is not one of them.

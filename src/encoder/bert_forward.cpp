@@ -1,9 +1,11 @@
-// The BERT forward pass (Devlin et al. 2019; transformers' BertModel), post-LayerNorm:
+// The BERT forward pass (Devlin et al. 2019; transformers' BertModel and RobertaModel),
+// post-LayerNorm:
 //   x = LN(word[t] + position[p] + token_type[0])
 //   per layer:  x = LN(x + Attention(x) W_o + b_o);  x = LN(x + GELU(x W_up + b_up) W_down +
 //   b_down)
 // over sequences packed one after another, so the linear layers run as one SGEMM over every
-// token of the batch and only attention looks at sequence boundaries.
+// token of the batch and only attention looks at sequence boundaries. RoBERTa differs only in
+// the position p of a token (position_ids below) and in the weights.
 #include <cblas.h>
 
 #include <algorithm>
@@ -121,6 +123,21 @@ void attend(const float* qkv, int64_t first, int64_t len, int64_t head, const Be
   }
 }
 
+// Positions of one sequence's tokens: 0, 1, 2, ... for BERT. RoBERTa counts only the tokens that
+// are not padding, from padding_idx + 1, and puts a padding token (which a text can hold, as
+// "<pad>") at padding_idx.
+void position_ids(std::span<const int32_t> ids, int32_t padding_idx, std::vector<int64_t>& out) {
+  out.resize(ids.size());
+  if (padding_idx < 0) {
+    for (size_t p = 0; p < ids.size(); ++p) out[p] = static_cast<int64_t>(p);
+    return;
+  }
+  int64_t counted = 0;
+  for (size_t p = 0; p < ids.size(); ++p) {
+    out[p] = ids[p] == padding_idx ? padding_idx : padding_idx + ++counted;
+  }
+}
+
 }  // namespace
 
 std::vector<float> bert_forward(const BertWeights& w,
@@ -134,10 +151,12 @@ std::vector<float> bert_forward(const BertWeights& w,
   const int64_t n_tokens = first.back();
 
   std::vector<float> x(static_cast<size_t>(n_tokens * d_model));
+  std::vector<int64_t> positions;
   for (size_t s = 0; s < sequences.size(); ++s) {
+    position_ids(sequences[s], hp.padding_idx, positions);
     for (size_t p = 0; p < sequences[s].size(); ++p) {
       const float* word = w.word_embeddings.data() + sequences[s][p] * d_model;
-      const float* pos = w.position_embeddings.data() + static_cast<int64_t>(p) * d_model;
+      const float* pos = w.position_embeddings.data() + positions[p] * d_model;
       const float* type = w.token_type_embeddings.data();  // every token is segment 0
       float* row = x.data() + (first[s] + static_cast<int64_t>(p)) * d_model;
       for (int64_t i = 0; i < d_model; ++i) row[i] = word[i] + pos[i] + type[i];
@@ -172,6 +191,25 @@ std::vector<float> bert_forward(const BertWeights& w,
                    pool);
   }
   return x;
+}
+
+std::vector<float> classify_first_tokens(const ClassificationHead& head,
+                                         std::span<const float> hidden,
+                                         std::span<const std::vector<int32_t>> sequences) {
+  const int64_t d_model = head.dense.n_in;
+  const auto n_seq = static_cast<int64_t>(sequences.size());
+  std::vector<float> first(static_cast<size_t>(n_seq * d_model));
+  size_t row = 0;
+  for (int64_t s = 0; s < n_seq; ++s) {
+    std::copy_n(hidden.data() + row * d_model, d_model, first.data() + s * d_model);
+    row += sequences[static_cast<size_t>(s)].size();
+  }
+  std::vector<float> dense(static_cast<size_t>(n_seq * head.dense.n_out));
+  linear(head.dense, first.data(), n_seq, dense.data());
+  for (float& v : dense) v = std::tanh(v);
+  std::vector<float> logits(static_cast<size_t>(n_seq * head.out_proj.n_out));
+  linear(head.out_proj, dense.data(), n_seq, logits.data());
+  return logits;
 }
 
 }  // namespace emovec::encoder

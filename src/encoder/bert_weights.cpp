@@ -1,5 +1,5 @@
-// Loading a Hugging Face BertModel: hyper-parameters from config.json, every tensor checked
-// against the shape they imply and widened to float32.
+// Loading a Hugging Face BertModel or RobertaModel: hyper-parameters from config.json, every
+// tensor checked against the shape they imply and widened to float32.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -10,6 +10,25 @@
 
 namespace emovec::encoder {
 namespace {
+
+// What tells the members of the family apart when loading, and how errors name things.
+struct Family {
+  std::string model_type;  // config.json model_type
+  std::string display;     // in messages: "BERT"
+  std::string example;     // a model of the family, in messages
+  std::string prefix;      // where *For* checkpoints keep the encoder's tensors
+  std::string reference;   // the transformers class whose tensors are needed
+  bool position_offset;    // positions start at padding_idx + 1 (RoBERTa)
+  std::string client;      // what needs the model, in messages
+};
+
+Family bert_family() {
+  return {"bert", "BERT", "all-minilm-l6-v2", "bert.", "BertModel", false, "the sentence encoder"};
+}
+
+Family roberta_family(const std::string& client) {
+  return {"roberta", "RoBERTa", "roberta-large-mnli", "roberta.", "RobertaModel", true, client};
+}
 
 // "[384, 1536]": a shape as PyTorch and safetensors write it (outermost dimension first).
 std::string torch_shape(const std::vector<int64_t>& ggml_shape) {
@@ -31,18 +50,19 @@ int64_t count_setting(const nlohmann::json& config, const char* key, int64_t fal
   return it != config.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
 }
 
-Activation activation_of(const std::string& model_path, const std::string& hidden_act) {
+Activation activation_of(const std::string& model_path, const std::string& hidden_act,
+                         const Family& family) {
   // transformers' ACT2FN: "gelu" is the exact (erf) GELU; the others are its tanh approximation.
   if (hidden_act.empty() || hidden_act == "gelu") return Activation::GeluErf;
   if (hidden_act == "gelu_new" || hidden_act == "gelu_pytorch_tanh" || hidden_act == "gelu_fast") {
     return Activation::GeluTanh;
   }
-  throw Error(model_path + ": config.json hidden_act \"" + hidden_act +
-              "\" is not supported by the sentence encoder (it implements \"gelu\", "
-              "\"gelu_new\", \"gelu_pytorch_tanh\" and \"gelu_fast\")");
+  throw Error(model_path + ": config.json hidden_act \"" + hidden_act + "\" is not supported by " +
+              family.client +
+              " (it implements \"gelu\", \"gelu_new\", \"gelu_pytorch_tanh\" and \"gelu_fast\")");
 }
 
-BertHyperParams read_hyper_params(const ModelFile& model) {
+BertHyperParams read_hyper_params(const ModelFile& model, const Family& family) {
   const ModelConfig& c = model.config();
   const nlohmann::json config = model.metadata_summary();
   BertHyperParams hp;
@@ -54,7 +74,7 @@ BertHyperParams read_hyper_params(const ModelFile& model) {
   hp.n_layer = c.n_layer;
   hp.n_ff = c.n_ff;
   hp.norm_eps = c.norm_eps > 0 ? static_cast<float>(c.norm_eps) : 1e-12f;
-  hp.activation = activation_of(model.path(), text_setting(config, "hidden_act"));
+  hp.activation = activation_of(model.path(), text_setting(config, "hidden_act"), family);
 
   const struct {
     const char* key;
@@ -65,8 +85,8 @@ BertHyperParams read_hyper_params(const ModelFile& model) {
                   {"intermediate_size", hp.n_ff}};
   for (const auto& r : required) {
     if (r.value <= 0) {
-      throw Error(model.path() + ": config.json needs a positive \"" + r.key +
-                  "\" for a BERT encoder");
+      throw Error(model.path() + ": config.json needs a positive \"" + r.key + "\" for a " +
+                  family.display + " encoder");
     }
   }
   if (hp.n_embd % hp.n_head != 0) {
@@ -76,15 +96,29 @@ BertHyperParams read_hyper_params(const ModelFile& model) {
   const std::string position_type = text_setting(config, "position_embedding_type");
   if (!position_type.empty() && position_type != "absolute") {
     throw Error(model.path() + ": config.json position_embedding_type \"" + position_type +
-                "\" is not supported by the sentence encoder (only \"absolute\")");
+                "\" is not supported by " + family.client + " (only \"absolute\")");
+  }
+  if (family.position_offset) {
+    // RobertaConfig's default pad_token_id.
+    const int64_t padding_idx = count_setting(config, "pad_token_id", 1);
+    if (padding_idx < 0 || padding_idx + 1 >= hp.n_ctx) {
+      throw Error(model.path() + ": config.json pad_token_id " + std::to_string(padding_idx) +
+                  " leaves no positions below max_position_embeddings " + std::to_string(hp.n_ctx) +
+                  " (" + family.display + " numbers positions from pad_token_id + 1)");
+    }
+    hp.padding_idx = static_cast<int32_t>(padding_idx);
   }
   return hp;
 }
 
 class TensorLoader {
  public:
-  TensorLoader(const ModelFile& model, std::string prefix)
-      : model_(model), prefix_(std::move(prefix)) {}
+  TensorLoader(const ModelFile& model, std::string prefix, std::string client,
+               std::string reference)
+      : model_(model),
+        prefix_(std::move(prefix)),
+        client_(std::move(client)),
+        reference_(std::move(reference)) {}
 
   // A tensor of PyTorch shape `torch_dims` (outermost first), as float32.
   std::vector<float> load(const std::string& name, std::vector<int64_t> torch_dims) const {
@@ -93,8 +127,8 @@ class TensorLoader {
     const TensorView* t = model_.find_tensor(full);
     if (t == nullptr) {
       throw Error(model_.path() + ": tensor \"" + full + "\" (expected shape " + torch_shape(want) +
-                  ") is missing; the sentence encoder needs every tensor of "
-                  "a Hugging Face BertModel");
+                  ") is missing; " + client_ + " needs every tensor of a Hugging Face " +
+                  reference_);
     }
     if (t->shape != want) {
       throw Error(model_.path() + ": tensor \"" + full + "\": expected shape " + torch_shape(want) +
@@ -114,6 +148,8 @@ class TensorLoader {
  private:
   const ModelFile& model_;
   std::string prefix_;
+  std::string client_;
+  std::string reference_;
 };
 
 // Query, key and value as one [3 n_embd x n_embd] product.
@@ -128,27 +164,25 @@ Linear stack_qkv(const Linear& q, const Linear& k, const Linear& v) {
   return out;
 }
 
-}  // namespace
-
-BertWeights load_bert_weights(const ModelFile& model) {
+BertWeights load_encoder(const ModelFile& model, const Family& family) {
   const std::string& arch = model.config().architecture;
-  if (arch != "bert") {
-    throw Error(model.path() + ": the sentence encoder needs a BERT-family model (config.json " +
-                "model_type \"bert\", e.g. all-minilm-l6-v2); this model's architecture is \"" +
-                arch + "\"");
+  if (arch != family.model_type) {
+    throw Error(model.path() + ": " + family.client + " needs a " + family.display +
+                "-family model (config.json model_type \"" + family.model_type + "\", e.g. " +
+                family.example + "); this model's architecture is \"" + arch + "\"");
   }
   if (model.format() != ModelFormat::HuggingFace) {
-    throw Error(model.path() +
-                ": the sentence encoder reads BERT models from Hugging Face "
-                "folders (config.json, model.safetensors, tokenizer.json), not GGUF files");
+    throw Error(model.path() + ": " + family.client + " reads " + family.display +
+                " models from Hugging Face folders (config.json, model.safetensors, "
+                "tokenizer.json), not GGUF files");
   }
   BertWeights w;
-  w.hp = read_hyper_params(model);
+  w.hp = read_hyper_params(model, family);
   const BertHyperParams& hp = w.hp;
-  // BertFor* checkpoints keep the encoder under "bert.".
-  const bool prefixed = model.find_tensor("embeddings.word_embeddings.weight") == nullptr &&
-                        model.find_tensor("bert.embeddings.word_embeddings.weight") != nullptr;
-  const TensorLoader t(model, prefixed ? "bert." : "");
+  const bool prefixed =
+      model.find_tensor("embeddings.word_embeddings.weight") == nullptr &&
+      model.find_tensor(family.prefix + "embeddings.word_embeddings.weight") != nullptr;
+  const TensorLoader t(model, prefixed ? family.prefix : "", family.client, family.reference);
 
   w.word_embeddings = t.load("embeddings.word_embeddings.weight", {hp.n_vocab, hp.n_embd});
   w.position_embeddings = t.load("embeddings.position_embeddings.weight", {hp.n_ctx, hp.n_embd});
@@ -169,6 +203,21 @@ BertWeights load_bert_weights(const ModelFile& model) {
     w.layers.push_back(std::move(layer));
   }
   return w;
+}
+
+}  // namespace
+
+BertWeights load_bert_weights(const ModelFile& model) { return load_encoder(model, bert_family()); }
+
+BertWeights load_roberta_weights(const ModelFile& model, const std::string& client) {
+  return load_encoder(model, roberta_family(client));
+}
+
+ClassificationHead load_classification_head(const ModelFile& model, const BertHyperParams& hp,
+                                            int64_t n_labels) {
+  const TensorLoader t(model, "", "the sequence classifier", "RobertaForSequenceClassification");
+  return {t.linear("classifier.dense", hp.n_embd, hp.n_embd),
+          t.linear("classifier.out_proj", n_labels, hp.n_embd)};
 }
 
 }  // namespace emovec::encoder

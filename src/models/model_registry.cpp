@@ -29,6 +29,11 @@ std::vector<ShippedModel> parse_registry() {
     m.size = entry.value("size", uint64_t{0});
     m.is_default = entry.value("default", false);
     m.chat = entry.value("chat", false);
+    if (const auto files = entry.find("files"); files != entry.end()) {
+      for (const auto& [rel, file] : files->items()) {
+        m.files.emplace_back(rel, file.at("size").get<uint64_t>());
+      }
+    }
     for (const auto& part : entry.at("parts")) {
       m.parts.push_back({part.at("package").get<std::string>(), part.value("member", ""),
                          part.value("member_dir", "")});
@@ -39,6 +44,10 @@ std::vector<ShippedModel> parse_registry() {
 }
 
 }  // namespace
+
+bool is_engine_model(const ShippedModel& model) {
+  return model.format == "gguf" || model.format == "huggingface";
+}
 
 const std::vector<ShippedModel>& shipped_models() {
   static const std::vector<ShippedModel> models = parse_registry();
@@ -78,12 +87,22 @@ bool is_fetched(const ShippedModel& model) {
   if (model.format == "gguf") {
     return fs::is_regular_file(location, ec) && fs::file_size(location, ec) == model.size;
   }
-  return fs::is_regular_file(location / "config.json", ec);
+  if (model.files.empty()) return fs::is_regular_file(location / "config.json", ec);
+  for (const auto& [rel, size] : model.files) {
+    const fs::path p = location / rel;
+    if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) != size) return false;
+  }
+  return true;
 }
 
 std::string resolve_model_argument(const std::string& argument) {
   for (const auto& m : shipped_models()) {
-    if (m.name == argument) return model_location(m);
+    if (m.name != argument) continue;
+    if (!is_engine_model(m)) {
+      throw Error("'" + m.name + "' is not a model emovec can run: it is the data of the " +
+                  m.family + " emotion scorer (format " + m.format + ")");
+    }
+    return model_location(m);
   }
   return argument;
 }

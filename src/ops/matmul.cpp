@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "ops/q16_activation.h"
 #include "ops/q8_activation.h"
 #include "ops/row_dot.h"
 #include "runtime/thread_pool.h"
@@ -51,19 +52,24 @@ struct RowRef {
 struct RowKernels {
   Q8DotFn q8 = nullptr;             // int8 activations, one token row
   Q8DotMultiFn q8_multi = nullptr;  // ... several token rows at once
-  RowDotFn dot = nullptr;           // float activations, one token row
+  Q16DotFn q16 = nullptr;           // int16 activations, one token row
+  Q16DotMultiFn q16_multi = nullptr;
+  RowDotFn dot = nullptr;  // float activations, one token row
   RowDotMultiFn dot_multi = nullptr;
 };
 
-RowKernels row_kernels(TensorType type, bool use_q8, int64_t n_tokens) {
+RowKernels row_kernels(TensorType type, bool use_q8, bool use_q16, int64_t n_tokens) {
   RowKernels k;
   k.q8 = use_q8 ? q8_dot_kernel(type) : nullptr;
+  k.q16 = use_q16 ? q16_dot_kernel(type) : nullptr;
   k.dot = row_dot_kernel(type);
   // Several token rows: kernels that decode each weight block once for up to four of them,
   // with the same bits per row as the one-row kernels.
   if (n_tokens > 1) {
     if (k.q8 != nullptr) {
       k.q8_multi = q8_dot_multi_kernel(type);
+    } else if (k.q16 != nullptr) {
+      k.q16_multi = q16_dot_multi_kernel(type);
     } else {
       k.dot_multi = row_dot_multi_kernel(type);
     }
@@ -78,7 +84,7 @@ void decode_row(const WeightMatrix& w, int64_t row, float* out) {
 }
 
 void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_stride,
-            int64_t n_tokens, ThreadPool& pool, bool quantize_activations, bool per_row) {
+            int64_t n_tokens, ThreadPool& pool, Activations activations, bool per_row) {
   if (targets.empty() || n_tokens <= 0) return;
   const int64_t cols = targets[0].weight->cols;
   std::vector<int64_t> first_row(targets.size() + 1, 0);
@@ -105,12 +111,17 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
     // (A reference: worker threads must see the calling thread's buffer, not their own.)
     thread_local Q8Activation q8_storage;
     Q8Activation& q8 = q8_storage;
-    const bool use_q8 = quantize_activations && cols % kQ8Block == 0;
+    const bool use_q8 = activations == Activations::Int8 && cols % kQ8Block == 0;
     if (use_q8) quantize_activation_rows(x, x_stride, n_tokens, cols, q8);
+    thread_local Q16Activation q16_storage;
+    Q16Activation& q16 = q16_storage;
+    const bool use_q16 = activations == Activations::Int16 && cols % kQ16Block == 0;
+    if (use_q16) quantize_activation16_rows(x, x_stride, n_tokens, cols, q16);
     const int64_t blocks_per_token = cols / kQ8Block;
+    static_assert(kQ8Block == kQ16Block);
     std::vector<RowKernels> kernels;
     for (const MatmulTarget& t : targets) {
-      kernels.push_back(row_kernels(t.weight->type, use_q8, n_tokens));
+      kernels.push_back(row_kernels(t.weight->type, use_q8, use_q16, n_tokens));
     }
     pool.parallel_for(total_rows, kDotGrain, [&](int64_t begin, int64_t end, int) {
       Scratch& s = scratch();
@@ -118,15 +129,21 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
         const RowRef ref = locate(r);
         const WeightMatrix& w = *ref.target->weight;
         const uint8_t* row = w.data + static_cast<uint64_t>(ref.row) * w.row_bytes;
-        const auto [q8_dot, q8_multi, dot, dot_multi] = kernels[ref.index];
+        const auto [q8_dot, q8_multi, q16_dot, q16_multi, dot, dot_multi] = kernels[ref.index];
         float* y = ref.target->y + ref.row;
         const int64_t y_stride = ref.target->y_stride;
-        static_assert(kQ8MultiRows <= 4 && kRowDotMultiRows <= 4);
+        static_assert(kQ8MultiRows <= 4 && kQ16MultiRows <= 4 && kRowDotMultiRows <= 4);
         float out[4];
         if (q8_multi != nullptr) {
           for (int64_t t = 0; t < n_tokens; t += kQ8MultiRows) {
             const int count = static_cast<int>(std::min<int64_t>(kQ8MultiRows, n_tokens - t));
             q8_multi(row, q8, t * blocks_per_token, blocks_per_token, w.cols, count, out);
+            for (int i = 0; i < count; ++i) y[(t + i) * y_stride] = out[i];
+          }
+        } else if (q16_multi != nullptr) {
+          for (int64_t t = 0; t < n_tokens; t += kQ16MultiRows) {
+            const int count = static_cast<int>(std::min<int64_t>(kQ16MultiRows, n_tokens - t));
+            q16_multi(row, q16, t * blocks_per_token, blocks_per_token, w.cols, count, out);
             for (int i = 0; i < count; ++i) y[(t + i) * y_stride] = out[i];
           }
         } else if (dot_multi != nullptr) {
@@ -138,6 +155,10 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
         } else if (q8_dot != nullptr) {
           for (int64_t t = 0; t < n_tokens; ++t) {
             y[t * y_stride] = q8_dot(row, q8, t * blocks_per_token, w.cols);
+          }
+        } else if (q16_dot != nullptr) {
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            y[t * y_stride] = q16_dot(row, q16, t * blocks_per_token, w.cols);
           }
         } else if (dot != nullptr) {
           for (int64_t t = 0; t < n_tokens; ++t) {
@@ -185,9 +206,9 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
 }
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
-            bool quantize_activations, bool per_row) {
+            Activations activations, bool per_row) {
   const MatmulTarget target{&w, y, w.rows};
-  matmul(std::span<const MatmulTarget>(&target, 1), x, w.cols, n_tokens, pool, quantize_activations,
+  matmul(std::span<const MatmulTarget>(&target, 1), x, w.cols, n_tokens, pool, activations,
          per_row);
 }
 

@@ -32,22 +32,29 @@ struct MatmulTarget {
   int64_t y_stride = 0;
 };
 
+// How the few-row path treats the activations.
+enum class Activations {
+  Float,  // float32 throughout: the exact path
+  // Quantised to int8 per 32-element block (as llama.cpp does), integer dot products for the
+  // types that have them: about twice as fast, at the cost of the activation rounding.
+  Int8,
+  // Quantised to int16 per 32-element block: integer dot products for Q8_0 and Q6_K with a
+  // rounding far below int8's (the output head), float32 for the other types.
+  Int16,
+};
+
 // Computes every product of `targets` over the same n_tokens rows of x (x_stride floats apart)
-// in one parallel pass. Few rows: per-row dot kernels; many rows: weight tiles decoded to
-// float32 and multiplied with SGEMM.
-//
-// With `quantize_activations`, the few-row path quantises x to int8 per 32-element block (as
-// llama.cpp does) and uses integer dot products for the types that have them: about twice as
-// fast, at the cost of the activation rounding. Without it every product is float32 throughout.
+// in one parallel pass. Few rows: per-row dot kernels, with the activations as `activations`
+// says; many rows: weight tiles decoded to float32 and multiplied with SGEMM.
 //
 // With `per_row`, the few-row path is used however many rows there are: every output is then
 // computed by the same kernel in the same order whatever else is in the batch.
 void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_stride,
-            int64_t n_tokens, ThreadPool& pool, bool quantize_activations = false,
+            int64_t n_tokens, ThreadPool& pool, Activations activations = Activations::Float,
             bool per_row = false);
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
-            bool quantize_activations = false, bool per_row = false);
+            Activations activations = Activations::Float, bool per_row = false);
 
 // Decodes one row of a matrix into float32 (embedding look-ups).
 void decode_row(const WeightMatrix& w, int64_t row, float* out);

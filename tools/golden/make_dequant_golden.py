@@ -187,6 +187,8 @@ def main():
     registry = json.loads((ROOT / "models" / "models.json").read_text())["models"]
     wanted = set(sys.argv[1:])
     for model in registry:
+        if model["format"] not in ("gguf", "huggingface"):
+            continue  # a scorer's data, not a model
         if wanted and model["name"] not in wanted:
             continue
         path = MODELS_DIR / model["path"]

@@ -63,6 +63,8 @@ def safetensors_facts(folder: Path) -> dict:
 def main() -> None:
     registry = json.loads((ROOT / "models" / "models.json").read_text())["models"]
     for model in registry:
+        if model["format"] not in ("gguf", "huggingface"):
+            continue  # a scorer's data, not a model
         location = MODELS_DIR / model["path"]
         facts = gguf_facts(location) if model["format"] == "gguf" else safetensors_facts(location)
         facts["name"] = model["name"]
