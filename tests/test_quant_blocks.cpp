@@ -4,11 +4,16 @@
 
 #include <bit>
 #include <cstring>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "emovec/error.h"
 #include "emovec/tensor_type.h"
+#include "ops/row_dot.h"
+#include "quant/dequant_kernels.h"
+#include "support/random_blocks.h"
 #include "support/test_support.h"
 
 namespace emovec {
@@ -55,6 +60,40 @@ TEST(QuantBlocks, EveryTypeMatchesGgufPyBitForBit) {
       }
     }
   }
+}
+
+// dequantize() takes the AVX2 decoders where the CPU has them (the golden test above then checks
+// those); here each is compared with the portable decoder of its type, bit for bit, on rows with
+// realistic factors and on wholly random bytes (any half, including infinities and NaNs).
+TEST(QuantBlocks, Avx2DecodersEqualThePortableOnes) {
+  if (!ops::cpu_has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const std::pair<TensorType, quant::BlockDecoder> portable[] = {
+      {TensorType::Q4_0, quant::decode_q4_0}, {TensorType::Q4_1, quant::decode_q4_1},
+      {TensorType::Q5_0, quant::decode_q5_0}, {TensorType::Q8_0, quant::decode_q8_0},
+      {TensorType::Q4_K, quant::decode_q4_k}, {TensorType::Q6_K, quant::decode_q6_k}};
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (const auto& [type, reference] : portable) {
+    SCOPED_TRACE(std::string(tensor_type_name(type)));
+    const quant::BlockDecoder fast = quant::avx2::decoder(type);
+    ASSERT_NE(fast, nullptr);
+    const int64_t n = 4096;
+    const int64_t blocks = n / traits(type).block_elements;
+    for (int trial = 0; trial < 2; ++trial) {
+      std::vector<uint8_t> row = ops::random_row(type, n, rng);
+      if (trial == 1) {
+        for (uint8_t& b : row) b = static_cast<uint8_t>(byte(rng));
+      }
+      std::vector<float> want(n), got(n);
+      reference(row.data(), want.data(), blocks);
+      fast(row.data(), got.data(), blocks);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+            << "element " << i << ": " << got[i] << " vs " << want[i];
+      }
+    }
+  }
+  EXPECT_EQ(quant::avx2::decoder(TensorType::Q2_K), nullptr);
 }
 
 TEST(QuantBlocks, RejectsPartialBlocksAndUnsupportedTypes) {

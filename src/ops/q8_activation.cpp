@@ -1,6 +1,6 @@
 // Portable quantisation of activations and the reference integer kernels, plus the dispatch to
-// the AVX2 ones. Every kernel forms one exact integer sum per 32-element activation block and
-// multiplies it by the block's float factors, in the same order as the AVX2 kernels.
+// the AVX2 ones. Every kernel forms one exact integer sum per 4-element activation group (the
+// AVX2 kernels' int32 lanes) and scales it by the group's float factors.
 #include "ops/q8_activation.h"
 
 #include <cmath>
@@ -40,8 +40,17 @@ struct Blocks {
 };
 
 inline Blocks blocks_at(const Q8Activation& x, int64_t first_block) {
-  return {x.q.data() + first_block * kQ8Block, x.d.data() + first_block,
+  return {x.q.data() + first_block * kQ8Block, x.d.data() + first_block * (kQ8Block / kQ8Group),
           x.sum.data() + first_block};
+}
+
+constexpr int kGroups = kQ8Block / kQ8Group;
+
+// sum over the eight groups of a block of d[g] * s[g].
+inline float scaled(const int32_t* s, const float* d) {
+  float r = 0;
+  for (int g = 0; g < kGroups; ++g) r += d[g] * static_cast<float>(s[g]);
+  return r;
 }
 
 // Weights w = d * (code - 8): the offset is applied in the integer sum.
@@ -50,9 +59,9 @@ float dot_q4_0(const uint8_t* row, const Q8Activation& xa, int64_t first_block, 
   float acc = 0;
   for (int64_t b = 0; b < n / 32; ++b, row += 18) {
     const int8_t* xq = x.q + 32 * b;
-    int32_t s = 0;
-    for (int j = 0; j < 32; ++j) s += (nibble(row + 2, j) - 8) * xq[j];
-    acc += half(row) * x.d[b] * static_cast<float>(s);
+    int32_t s[kGroups] = {};
+    for (int j = 0; j < 32; ++j) s[j / 4] += (nibble(row + 2, j) - 8) * xq[j];
+    acc += half(row) * scaled(s, x.d + kGroups * b);
   }
   return acc;
 }
@@ -63,9 +72,9 @@ float dot_q4_1(const uint8_t* row, const Q8Activation& xa, int64_t first_block, 
   float acc = 0, offset = 0;
   for (int64_t b = 0; b < n / 32; ++b, row += 20) {
     const int8_t* xq = x.q + 32 * b;
-    int32_t s = 0;
-    for (int j = 0; j < 32; ++j) s += nibble(row + 4, j) * xq[j];
-    acc += half(row) * x.d[b] * static_cast<float>(s);
+    int32_t s[kGroups] = {};
+    for (int j = 0; j < 32; ++j) s[j / 4] += nibble(row + 4, j) * xq[j];
+    acc += half(row) * scaled(s, x.d + kGroups * b);
     offset += half(row + 2) * x.sum[b];
   }
   return acc + offset;
@@ -77,9 +86,11 @@ float dot_q5_0(const uint8_t* row, const Q8Activation& xa, int64_t first_block, 
   for (int64_t b = 0; b < n / 32; ++b, row += 22) {
     const int8_t* xq = x.q + 32 * b;
     const uint32_t qh = load_le<uint32_t>(row + 2);
-    int32_t s = 0;
-    for (int j = 0; j < 32; ++j) s += ((nibble(row + 6, j) | (high_bit(qh, j) << 4)) - 16) * xq[j];
-    acc += half(row) * x.d[b] * static_cast<float>(s);
+    int32_t s[kGroups] = {};
+    for (int j = 0; j < 32; ++j) {
+      s[j / 4] += ((nibble(row + 6, j) | (high_bit(qh, j) << 4)) - 16) * xq[j];
+    }
+    acc += half(row) * scaled(s, x.d + kGroups * b);
   }
   return acc;
 }
@@ -90,9 +101,9 @@ float dot_q5_1(const uint8_t* row, const Q8Activation& xa, int64_t first_block, 
   for (int64_t b = 0; b < n / 32; ++b, row += 24) {
     const int8_t* xq = x.q + 32 * b;
     const uint32_t qh = load_le<uint32_t>(row + 4);
-    int32_t s = 0;
-    for (int j = 0; j < 32; ++j) s += (nibble(row + 8, j) | (high_bit(qh, j) << 4)) * xq[j];
-    acc += half(row) * x.d[b] * static_cast<float>(s);
+    int32_t s[kGroups] = {};
+    for (int j = 0; j < 32; ++j) s[j / 4] += (nibble(row + 8, j) | (high_bit(qh, j) << 4)) * xq[j];
+    acc += half(row) * scaled(s, x.d + kGroups * b);
     offset += half(row + 2) * x.sum[b];
   }
   return acc + offset;
@@ -104,9 +115,9 @@ float dot_q8_0(const uint8_t* row, const Q8Activation& xa, int64_t first_block, 
   for (int64_t b = 0; b < n / 32; ++b, row += 34) {
     const int8_t* xq = x.q + 32 * b;
     const auto* wq = reinterpret_cast<const int8_t*>(row + 2);
-    int32_t s = 0;
-    for (int j = 0; j < 32; ++j) s += wq[j] * xq[j];
-    acc += half(row) * x.d[b] * static_cast<float>(s);
+    int32_t s[kGroups] = {};
+    for (int j = 0; j < 32; ++j) s[j / 4] += wq[j] * xq[j];
+    acc += half(row) * scaled(s, x.d + kGroups * b);
   }
   return acc;
 }
@@ -129,13 +140,13 @@ float dot_k4(const uint8_t* row, const Q8Activation& xa, int64_t first_block, in
       const int8_t* xq = x.q + 32 * b;
       const uint8_t* group = qs + 32 * (s / 2);
       const int shift = 4 * (s % 2);
-      int32_t sum = 0;
+      int32_t sum[kGroups] = {};
       for (int j = 0; j < 32; ++j) {
         int32_t code = (group[j] >> shift) & 0x0f;
         if (five_bit) code |= ((qh[j] >> s) & 1) << 4;
-        sum += code * xq[j];
+        sum[j / 4] += code * xq[j];
       }
-      acc += d * (static_cast<float>(sc[s]) * x.d[b]) * static_cast<float>(sum);
+      acc += d * static_cast<float>(sc[s]) * scaled(sum, x.d + kGroups * b);
       offset += dmin * (static_cast<float>(mn[s]) * x.sum[b]);
     }
   }
@@ -151,7 +162,7 @@ float dot_q5_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
 }
 
 // Q6_K: activation block k of a super-block covers 16-element sub-blocks 2k and 2k + 1, whose
-// signed 8-bit scales go into the integer sum; d * d_x multiplies it once.
+// signed 8-bit scales go into the integer sums; d times the groups' factors scales them.
 float dot_q6_k(const uint8_t* row, const Q8Activation& xa, int64_t first_block, int64_t n) {
   const Blocks x = blocks_at(xa, first_block);
   float acc = 0;
@@ -163,19 +174,15 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& xa, int64_t first_block, 
     for (int k = 0; k < 8; ++k) {
       const int64_t b = 8 * sb + k;
       const int8_t* xq = x.q + 32 * b;
-      int32_t sum = 0;
-      for (int half_sub = 0; half_sub < 2; ++half_sub) {
-        int32_t part = 0;
-        for (int j = 0; j < 16; ++j) {
-          const int e = 32 * k + 16 * half_sub + j;  // element in the super-block
-          const int h = e / 128, r = e % 128;
-          const int low = (ql[64 * h + r % 64] >> (4 * (r / 64))) & 0x0f;
-          const int high = (qh[32 * h + r % 32] >> (2 * (r / 32))) & 0x03;
-          part += ((low | (high << 4)) - 32) * xq[16 * half_sub + j];
-        }
-        sum += scales[2 * k + half_sub] * part;
+      int32_t sum[kGroups] = {};
+      for (int j = 0; j < 32; ++j) {
+        const int e = 32 * k + j;  // element in the super-block
+        const int h = e / 128, r = e % 128;
+        const int low = (ql[64 * h + r % 64] >> (4 * (r / 64))) & 0x0f;
+        const int high = (qh[32 * h + r % 32] >> (2 * (r / 32))) & 0x03;
+        sum[j / 4] += scales[e / 16] * ((low | (high << 4)) - 32) * xq[j];
       }
-      acc += d * x.d[b] * static_cast<float>(sum);
+      acc += d * scaled(sum, x.d + kGroups * b);
     }
   }
   return acc;
@@ -184,20 +191,19 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& xa, int64_t first_block, 
 }  // namespace
 
 void quantize_activation_blocks(const float* x, int64_t n, int8_t* q, float* d, float* sum) {
-  for (int64_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, q += kQ8Block) {
+  for (int64_t g = 0; g < n / kQ8Group; ++g) {
+    const float* xg = x + kQ8Group * g;
     float amax = 0;
-    for (int j = 0; j < kQ8Block; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    for (int j = 0; j < kQ8Group; ++j) amax = std::fmax(amax, std::fabs(xg[j]));
     const float scale = amax / 127.0f;
     const float inv = scale != 0 ? 1.0f / scale : 0.0f;
-    int32_t s = 0;
-    for (int j = 0; j < kQ8Block; ++j) {
+    for (int j = 0; j < kQ8Group; ++j) {
       // nearbyint rounds ties to even in the default rounding mode, as the vector code does.
-      q[j] = static_cast<int8_t>(std::nearbyint(x[j] * inv));
-      s += q[j];
+      q[kQ8Group * g + j] = static_cast<int8_t>(std::nearbyint(xg[j] * inv));
     }
-    d[b] = scale;
-    sum[b] = scale * static_cast<float>(s);
+    d[g] = scale;
   }
+  activation_block_sums(q, d, n, sum);
 }
 
 Q8DotFn q8_dot_kernel(TensorType type) {
@@ -225,6 +231,18 @@ Q8DotFn q8_dot_kernel(TensorType type) {
 
 }  // namespace scalar
 
+void activation_block_sums(const int8_t* q, const float* d, int64_t n, float* sum) {
+  for (int64_t b = 0; b < n / kQ8Block; ++b) {
+    float s = 0;
+    for (int64_t g = 0; g < kQ8Block / kQ8Group; ++g) {
+      int32_t t = 0;
+      for (int64_t j = 0; j < kQ8Group; ++j) t += q[kQ8Block * b + kQ8Group * g + j];
+      s += d[kQ8Block / kQ8Group * b + g] * static_cast<float>(t);
+    }
+    sum[b] = s;
+  }
+}
+
 void quantize_activation(const float* x, int64_t n, Q8Activation& out) {
   quantize_activation_rows(x, n, 1, n, out);
 }
@@ -234,11 +252,11 @@ void quantize_activation_rows(const float* x, int64_t stride, int64_t rows, int6
   const int64_t blocks = n / kQ8Block;
   out.n = rows * n;
   out.q.resize(static_cast<size_t>(rows * n));
-  out.d.resize(static_cast<size_t>(rows * blocks));
+  out.d.resize(static_cast<size_t>(rows * n / kQ8Group));
   out.sum.resize(static_cast<size_t>(rows * blocks));
   for (int64_t t = 0; t < rows; ++t) {
     int8_t* q = out.q.data() + t * n;
-    float* d = out.d.data() + t * blocks;
+    float* d = out.d.data() + t * n / kQ8Group;
     float* sum = out.sum.data() + t * blocks;
 #if defined(__x86_64__) || defined(__i386__)
     if (cpu_has_avx2()) {

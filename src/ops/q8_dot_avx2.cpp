@@ -1,10 +1,10 @@
 // AVX2 kernels for quantised weights times int8-quantised activations (this file is compiled
 // with -mavx2 -mfma -mf16c and only called when the CPU has them). Per 32-element block:
 // _mm256_maddubs_epi16 multiplies unsigned weight codes with the signed activations into int16
-// pair sums (at most 2 * 63 * 127 or 2 * 128 * 127, below the saturation limit), madd with ones
-// widens them to int32, and one conversion plus fma scales the block by d_w * d_x. Offsets of
-// the centred codes (-8, -16, -32) are subtracted in the int16 sums, so each block's integer sum
-// equals the portable kernel's exactly.
+// pair sums (at most 2 * 63 * 127 or 2 * 128 * 127, below the saturation limit), madd widens
+// them to int32, lane i holding elements 4i..4i+3 (one activation group), and one conversion plus
+// fma scales each lane by d_w times its group's d_x. Offsets of the centred codes (-8, -16, -32)
+// are subtracted in the int16 sums, so each group's integer sum equals the portable kernel's.
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
@@ -17,13 +17,6 @@
 namespace emovec::ops::avx2 {
 namespace {
 
-inline int32_t hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-  return _mm_cvtsi128_si32(s);
-}
-
 inline __m256i load256(const void* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
 }
@@ -32,6 +25,11 @@ inline __m256i load256(const void* p) {
 inline __m256 u8x8_to_ps(const uint8_t* p) {
   return _mm256_cvtepi32_ps(
       _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// d_w times the eight group scales of an activation block: one factor per int32 lane.
+inline __m256 group_factors(float dw, const float* xd) {
+  return _mm256_mul_ps(_mm256_set1_ps(dw), _mm256_loadu_ps(xd));
 }
 
 // Sixteen int16 pair sums -> their sum as eight float partial sums.
@@ -76,7 +74,7 @@ template <int64_t kBytes, int kMinAt, typename Block>
 float dot_blocks(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t blocks,
                  Block block) {
   const int8_t* xq = x.q.data() + 32 * first_block;
-  const float* xd = x.d.data() + first_block;
+  const float* xd = x.d.data() + 8 * first_block;
   const float* xs = x.sum.data() + first_block;
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   float offset0 = 0, offset1 = 0;
@@ -85,8 +83,8 @@ float dot_blocks(const uint8_t* row, const Q8Activation& x, int64_t first_block,
     const uint8_t* w = row + b * kBytes;
     const __m256 s0 = block(w, load256(xq + 32 * b));
     const __m256 s1 = block(w + kBytes, load256(xq + 32 * b + 32));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half(w) * xd[b]), s0, acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half(w + kBytes) * xd[b + 1]), s1, acc1);
+    acc0 = _mm256_fmadd_ps(group_factors(half(w), xd + 8 * b), s0, acc0);
+    acc1 = _mm256_fmadd_ps(group_factors(half(w + kBytes), xd + 8 * b + 8), s1, acc1);
     if constexpr (kMinAt >= 0) {
       offset0 += half(w + kMinAt) * xs[b];
       offset1 += half(w + kBytes + kMinAt) * xs[b + 1];
@@ -94,7 +92,8 @@ float dot_blocks(const uint8_t* row, const Q8Activation& x, int64_t first_block,
   }
   if (b < blocks) {
     const uint8_t* w = row + b * kBytes;
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half(w) * xd[b]), block(w, load256(xq + 32 * b)), acc0);
+    acc0 =
+        _mm256_fmadd_ps(group_factors(half(w), xd + 8 * b), block(w, load256(xq + 32 * b)), acc0);
     if constexpr (kMinAt >= 0) offset0 += half(w + kMinAt) * xs[b];
   }
   return hsum(_mm256_add_ps(acc0, acc1)) + (offset0 + offset1);
@@ -115,7 +114,7 @@ void dot_blocks_multi(const uint8_t* row, const Q8Activation& x, int64_t first_b
   for (int t = 0; t < kT; ++t) {
     const int64_t first = first_block + t * block_stride;
     xq[t] = x.q.data() + 32 * first;
-    xd[t] = x.d.data() + first;
+    xd[t] = x.d.data() + 8 * first;
     xs[t] = x.sum.data() + first;
     acc0[t] = _mm256_setzero_ps();
     acc1[t] = _mm256_setzero_ps();
@@ -135,8 +134,8 @@ void dot_blocks_multi(const uint8_t* row, const Q8Activation& x, int64_t first_b
     for (int t = 0; t < kT; ++t) {
       const __m256 s0 = dot(u0, load256(xq[t] + 32 * b));
       const __m256 s1 = dot(u1, load256(xq[t] + 32 * b + 32));
-      acc0[t] = _mm256_fmadd_ps(_mm256_set1_ps(h0 * xd[t][b]), s0, acc0[t]);
-      acc1[t] = _mm256_fmadd_ps(_mm256_set1_ps(h1 * xd[t][b + 1]), s1, acc1[t]);
+      acc0[t] = _mm256_fmadd_ps(group_factors(h0, xd[t] + 8 * b), s0, acc0[t]);
+      acc1[t] = _mm256_fmadd_ps(group_factors(h1, xd[t] + 8 * b + 8), s1, acc1[t]);
       if constexpr (kMinAt >= 0) {
         offset0[t] += m0 * xs[t][b];
         offset1[t] += m1 * xs[t][b + 1];
@@ -150,8 +149,8 @@ void dot_blocks_multi(const uint8_t* row, const Q8Activation& x, int64_t first_b
     [[maybe_unused]] const float m = kMinAt >= 0 ? half(w + kMinAt) : 0.0f;
 #pragma GCC unroll 4
     for (int t = 0; t < kT; ++t) {
-      acc0[t] =
-          _mm256_fmadd_ps(_mm256_set1_ps(h * xd[t][b]), dot(u, load256(xq[t] + 32 * b)), acc0[t]);
+      acc0[t] = _mm256_fmadd_ps(group_factors(h, xd[t] + 8 * b), dot(u, load256(xq[t] + 32 * b)),
+                                acc0[t]);
       if constexpr (kMinAt >= 0) offset0[t] += m * xs[t][b];
     }
   }
@@ -257,22 +256,22 @@ float dot_q8_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
 }
 
 // Q4_K and Q5_K: sub-block s of a super-block is activation block 8 * super + s. Its factor
-// d * scale[s] * d_x is computed for all eight at once; the mins go into a vector of offsets.
+// d * scale[s] is computed for all eight at once, then times each group's d_x; the mins go into
+// a vector of offsets.
 template <bool kFiveBit>
 float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
   constexpr int64_t kBytes = kFiveBit ? 176 : 144;
   const int8_t* xq = x.q.data() + 32 * first_block;
-  const float* xd = x.d.data() + first_block;
+  const float* xd = x.d.data() + 8 * first_block;
   const float* xs = x.sum.data() + first_block;
   const __m256i mask = _mm256_set1_epi8(0x0f);
   const __m256i one = _mm256_set1_epi8(1);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), offset = _mm256_setzero_ps();
-  for (int64_t sb = 0; sb < n / 256; ++sb, row += kBytes, xq += 256, xd += 8, xs += 8) {
+  for (int64_t sb = 0; sb < n / 256; ++sb, row += kBytes, xq += 256, xd += 64, xs += 8) {
     uint8_t sc[8], mn[8];
     scale_min_k4(row + 4, sc, mn);
     alignas(32) float factor[8];
-    _mm256_store_ps(factor, _mm256_mul_ps(_mm256_set1_ps(half(row)),
-                                          _mm256_mul_ps(u8x8_to_ps(sc), _mm256_loadu_ps(xd))));
+    _mm256_store_ps(factor, _mm256_mul_ps(_mm256_set1_ps(half(row)), u8x8_to_ps(sc)));
     offset = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(half(row + 2)), u8x8_to_ps(mn)),
                              _mm256_loadu_ps(xs), offset);
     const uint8_t* qs = row + (kFiveBit ? 48 : 16);
@@ -289,9 +288,9 @@ float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
         qh = _mm256_srli_epi16(qh, 1);
       }
-      acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&factor[2 * c]),
+      acc0 = _mm256_fmadd_ps(group_factors(factor[2 * c], xd + 16 * c),
                              dot_u8_i8(lo, load256(xq + 64 * c)), acc0);
-      acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&factor[2 * c + 1]),
+      acc1 = _mm256_fmadd_ps(group_factors(factor[2 * c + 1], xd + 16 * c + 8),
                              dot_u8_i8(hi, load256(xq + 64 * c + 32)), acc1);
     }
   }
@@ -303,7 +302,7 @@ float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int
 // 2k + 1, whose int8 scales multiply the int16 pair sums in madd (at most 2 * 32 * 127 * 128).
 float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
   const int8_t* xq = x.q.data() + 32 * first_block;
-  const float* xd = x.d.data() + first_block;
+  const float* xd = x.d.data() + 8 * first_block;
   const __m256i m32 = _mm256_set1_epi8(32);
   // Shuffles picking int16 scale 2k (low 128-bit lane) and 2k + 1 (high lane) of eight.
   __m256i pick[4];
@@ -313,7 +312,7 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
     pick[k] = _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo));
   }
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  for (int64_t sb = 0; sb < n / 256; ++sb, row += 210, xq += 256, xd += 8) {
+  for (int64_t sb = 0; sb < n / 256; ++sb, row += 210, xq += 256, xd += 64) {
     const uint8_t* ql = row;
     const uint8_t* qh = row + 128;
     const float d = half(row + 208);
@@ -332,9 +331,9 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
         const __m256 s =
             _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_shuffle_epi8(sc, pick[k])));
         if (k % 2 == 0) {
-          acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d * xd[b]), s, acc0);
+          acc0 = _mm256_fmadd_ps(group_factors(d, xd + 8 * b), s, acc0);
         } else {
-          acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * xd[b]), s, acc1);
+          acc1 = _mm256_fmadd_ps(group_factors(d, xd + 8 * b), s, acc1);
         }
       }
     }
@@ -346,30 +345,35 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
 
 void quantize_activation_blocks(const float* x, int64_t n, int8_t* q, float* d, float* sum) {
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 max_code = _mm256_set1_ps(127.0f);
   // packs interleaves the 128-bit lanes; this restores element order.
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  for (int64_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, q += kQ8Block) {
-    __m256 v[4];
-    for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(x + 8 * k);
-    const __m256 amax =
-        _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], abs_mask), _mm256_and_ps(v[1], abs_mask)),
-                      _mm256_max_ps(_mm256_and_ps(v[2], abs_mask), _mm256_and_ps(v[3], abs_mask)));
-    const float scale = hmax(amax) / 127.0f;
-    const __m256 inv = _mm256_set1_ps(scale != 0 ? 1.0f / scale : 0.0f);
+  int8_t* q0 = q;
+  float* d0 = d;
+  for (int64_t b = 0; b < n / kQ8Block; ++b, x += kQ8Block, q += kQ8Block, d += 8) {
     __m256i i[4];
     for (int k = 0; k < 4; ++k) {
+      // Each 128-bit lane is one 4-element group: its max |x| reaches every element of the lane.
+      const __m256 v = _mm256_loadu_ps(x + 8 * k);
+      __m256 m = _mm256_and_ps(v, abs_mask);
+      m = _mm256_max_ps(m, _mm256_permute_ps(m, 0x4e));
+      m = _mm256_max_ps(m, _mm256_permute_ps(m, 0xb1));
+      const __m256 scale = _mm256_div_ps(m, max_code);
+      const __m256 inv =
+          _mm256_and_ps(_mm256_div_ps(one, scale), _mm256_cmp_ps(scale, zero, _CMP_NEQ_OQ));
       // Round to nearest, ties to even, as the portable code's nearbyint.
       i[k] = _mm256_cvtps_epi32(
-          _mm256_round_ps(_mm256_mul_ps(v[k], inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+          _mm256_round_ps(_mm256_mul_ps(v, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      d[2 * k] = _mm256_cvtss_f32(scale);
+      d[2 * k + 1] = _mm_cvtss_f32(_mm256_extractf128_ps(scale, 1));
     }
-    const int32_t s =
-        hsum_i32(_mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3])));
     const __m256i packed =
         _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_permutevar8x32_epi32(packed, order));
-    d[b] = scale;
-    sum[b] = scale * static_cast<float>(s);
   }
+  activation_block_sums(q0, d0, n, sum);
 }
 
 Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {

@@ -5,7 +5,11 @@
 
 #include <cstdint>
 
+#include "emovec/tensor_type.h"
+
 namespace emovec::quant {
+
+using BlockDecoder = void (*)(const uint8_t* src, float* dst, int64_t blocks);
 
 // Plain element types (one element per "block").
 void decode_f32(const uint8_t* src, float* dst, int64_t n);
@@ -35,5 +39,12 @@ void decode_q8_k(const uint8_t* src, float* dst, int64_t blocks);
 void decode_iq4_xs(const uint8_t* src, float* dst, int64_t blocks);
 void decode_tq1_0(const uint8_t* src, float* dst, int64_t blocks);
 void decode_tq2_0(const uint8_t* src, float* dst, int64_t blocks);
+
+// AVX2 decoders of Q4_0, Q4_1, Q5_0, Q8_0, Q4_K and Q6_K with the portable ones' results, bit
+// for bit (dequant_avx2.cpp); nullptr for other types. Call only when the CPU has AVX2, FMA and
+// F16C.
+namespace avx2 {
+BlockDecoder decoder(TensorType type);
+}  // namespace avx2
 
 }  // namespace emovec::quant

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "emovec/error.h"
+#include "ops/row_dot.h"
 #include "quant/dequant_kernels.h"
 
 namespace emovec {
@@ -108,7 +109,13 @@ void dequantize(TensorType type, const void* src, float* dst, int64_t elements) 
                 "-element blocks");
   }
   if (elements == 0) return;  // src and dst may be null for empty tensors
-  e.decode(static_cast<const uint8_t*>(src), dst, elements / e.traits.block_elements);
+  Decoder decode = e.decode;
+#if defined(__x86_64__) || defined(__i386__)
+  if (ops::cpu_has_avx2()) {
+    if (const Decoder fast = quant::avx2::decoder(type)) decode = fast;
+  }
+#endif
+  decode(static_cast<const uint8_t*>(src), dst, elements / e.traits.block_elements);
 }
 
 }  // namespace emovec

@@ -13,6 +13,7 @@
 #include "emovec/extract.h"
 #include "emovec/model_file.h"
 #include "emovec/model_registry.h"
+#include "list_flags.h"
 #include "resources.h"
 
 namespace emovec::cli {
@@ -30,16 +31,6 @@ struct ExtractFlags {
   bool quiet = false;
   ExtractOptions options;
 };
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 std::string clock_text(double seconds) {
   const auto s = static_cast<long long>(seconds + 0.5);

@@ -16,5 +16,6 @@ void register_embed_command(CLI::App& app);
 void register_extract_command(CLI::App& app);
 void register_vectors_command(CLI::App& app);
 void register_serve_command(CLI::App& app);
+void register_eval_command(CLI::App& app);
 
 }  // namespace emovec::cli
