@@ -99,30 +99,35 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
   };
 
   if (n_tokens < kGemmMinTokens || per_row) {
-    // Per-token activation block sums, shared by every row.
-    std::vector<float> sums(static_cast<size_t>(n_tokens * (cols / 32 + 1)));
+    const bool use_q8 = activations == Activations::Int8 && cols % kQ8Block == 0;
+    const bool use_q16 = activations == Activations::Int16 && cols % kQ16Block == 0;
+    std::vector<RowKernels> kernels;
+    bool any_q8 = false, any_q16 = false, any_float = false;
+    for (const MatmulTarget& t : targets) {
+      const RowKernels& k =
+          kernels.emplace_back(row_kernels(t.weight->type, use_q8, use_q16, n_tokens));
+      any_q8 |= k.q8 != nullptr;
+      any_q16 |= k.q16 != nullptr;
+      any_float |= k.q8 == nullptr && k.q16 == nullptr;
+    }
+    // Each activation form is made once, shared by every row of every target that uses it, and
+    // only when one does. (References: worker threads must see the calling thread's buffers.)
+    std::vector<float> sums;  // per-token block sums for the float kernels
     const int64_t sums_stride = cols / 32 + 1;
-    if (cols % 32 == 0) {
+    if (any_float) sums.resize(static_cast<size_t>(n_tokens * sums_stride));
+    if (any_float && cols % 32 == 0) {
       for (int64_t t = 0; t < n_tokens; ++t) {
         block_sums_32(x + t * x_stride, cols, sums.data() + t * sums_stride);
       }
     }
-    // Int8 activations, shared by every row of every target that has an integer kernel.
-    // (A reference: worker threads must see the calling thread's buffer, not their own.)
     thread_local Q8Activation q8_storage;
     Q8Activation& q8 = q8_storage;
-    const bool use_q8 = activations == Activations::Int8 && cols % kQ8Block == 0;
-    if (use_q8) quantize_activation_rows(x, x_stride, n_tokens, cols, q8);
+    if (any_q8) quantize_activation_rows(x, x_stride, n_tokens, cols, q8);
     thread_local Q16Activation q16_storage;
     Q16Activation& q16 = q16_storage;
-    const bool use_q16 = activations == Activations::Int16 && cols % kQ16Block == 0;
-    if (use_q16) quantize_activation16_rows(x, x_stride, n_tokens, cols, q16);
+    if (any_q16) quantize_activation16_rows(x, x_stride, n_tokens, cols, q16);
     const int64_t blocks_per_token = cols / kQ8Block;
     static_assert(kQ8Block == kQ16Block);
-    std::vector<RowKernels> kernels;
-    for (const MatmulTarget& t : targets) {
-      kernels.push_back(row_kernels(t.weight->type, use_q8, use_q16, n_tokens));
-    }
     pool.parallel_for(total_rows, kDotGrain, [&](int64_t begin, int64_t end, int) {
       Scratch& s = scratch();
       for (int64_t r = begin; r < end; ++r) {
