@@ -188,6 +188,83 @@ TEST(CliEval, AKilledRunResumesToTheSameReport) {
   EXPECT_EQ(file_bytes(d + "/report.json"), expected);
 }
 
+// Two scorers: the report's agreement between them equals what their per-text scores, read
+// with emovec score, give when counted here (top emotion among the five targets, the first on
+// a tie; Cohen's kappa from the two label frequencies).
+TEST(CliEval, ScorerAgreementIsCountedFromEachReplysScores) {
+  const std::string d = fresh_dir("agreement");
+  fs::copy(full_run(), d, fs::copy_options::recursive);
+  const std::string two = "--scorers nade,judge=smollm2-135m-instruct";
+  std::string command = kTiny;
+  command.replace(command.find("--scorers nade"), std::string("--scorers nade").size(), two);
+  const testing::CommandResult run = run_cli(command + " -o " + d);
+  ASSERT_EQ(run.status, 0) << run.output;
+  const auto report = nlohmann::json::parse(file_bytes(d + "/report.json"));
+  ASSERT_EQ(report.at("scorer_agreement").size(), 1u);
+  const nlohmann::json& g = report.at("scorer_agreement")[0];
+  EXPECT_EQ(g.at("scorers"), nlohmann::json({"nade", "judge"}));
+  EXPECT_NE(file_bytes(d + "/report.md").find("## Agreement between scorers"), std::string::npos);
+
+  nlohmann::json texts = nlohmann::json::array();
+  std::ifstream replies(d + "/replies.jsonl");
+  for (std::string line; std::getline(replies, line);) {
+    texts.push_back(nlohmann::json::parse(line).at("text"));
+  }
+  ASSERT_EQ(g.at("replies").get<size_t>(), texts.size());
+  std::ofstream(d + "/texts.json") << texts.dump();
+  const testing::CommandResult scored =
+      run_cli("score --json -t 2 " + two + " -f " + d + "/texts.json");
+  ASSERT_EQ(scored.status, 0) << scored.output;
+  const auto rows = nlohmann::json::parse(scored.output);
+  ASSERT_EQ(rows.size(), 2 * texts.size());
+  const char* targets[] = {"anger", "disgust", "fear", "joy", "sadness"};
+  const auto top = [&](const nlohmann::json& scores) {
+    int best = 0;
+    for (int i = 1; i < 5; ++i) {
+      if (scores.at(targets[i]).get<double>() > scores.at(targets[best]).get<double>()) best = i;
+    }
+    return best;
+  };
+  double same = 0, count_a[5] = {}, count_b[5] = {};
+  const double n = static_cast<double>(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_EQ(rows[i].at("scorer"), "nade");
+    ASSERT_EQ(rows[texts.size() + i].at("scorer"), "judge");
+    const int a = top(rows[i].at("scores")), b = top(rows[texts.size() + i].at("scores"));
+    same += a == b;
+    ++count_a[a];
+    ++count_b[b];
+  }
+  double chance = 0;
+  for (int k = 0; k < 5; ++k) chance += count_a[k] / n * count_b[k] / n;
+  EXPECT_NEAR(g.at("same_top_emotion").get<double>(), same / n, 1e-12);
+  if (chance < 1) {
+    EXPECT_NEAR(g.at("cohen_kappa").get<double>(), (same / n - chance) / (1 - chance), 1e-12);
+  } else {
+    EXPECT_TRUE(g.at("cohen_kappa").is_null());
+  }
+}
+
+TEST(CliEval, ScoreCommandErrors) {
+  const std::string d = fresh_dir("score");
+  fs::create_directories(d);
+  expect_error("score", "nothing to score");
+  expect_error("score --calibrate hello", "not both");
+  expect_error("score --scorers vibes hello", "unknown scorer 'vibes'");
+  expect_error("score --scorers nade,nade hello", "'nade' is given twice");
+  expect_error("score --scorers judge=" + d + "/none.gguf hello", d + "/none.gguf");
+  std::ofstream(d + "/list.json") << R"({"not": "a list"})";
+  expect_error("score -f " + d + "/list.json", "not a JSON list of texts");
+  std::ofstream(d + "/bad.tsv") << "label\ttext\njoy no tab here\n";
+  expect_error("score --labelled " + d + "/bad.tsv", ":2: no tab");
+  // The shipped labelled set, with nade: the figures tests/test_eval_calibration.cpp holds to
+  // the Python package.
+  const testing::CommandResult r = run_cli("score --calibrate --scorers nade");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("nade: accuracy on the five emotions 0.683 (82/120)"), std::string::npos)
+      << r.output;
+}
+
 TEST(CliEval, BadInputGetsAClearError) {
   const std::string d = fresh_dir("bad");
   const std::string base = "eval -m smollm2-135m-instruct -t 2 -n 4 -q -o " + d + " ";

@@ -49,6 +49,35 @@ TEST(EvalMetrics, TopLabelCreditSharesTies) {
   EXPECT_THROW(top_label_credit(std::vector<double>{0.1, 0.9}, all, 0), Error);
 }
 
+TEST(EvalMetrics, TopLabelTakesTheFirstOfTiedCandidates) {
+  const std::vector<size_t> some = {2, 0};
+  EXPECT_EQ(top_label(std::vector<double>{0.1, 0.9, 0.3}, some), 2u);
+  EXPECT_EQ(top_label(std::vector<double>{0.3, 0.9, 0.3}, some), 2u);  // tie: first candidate
+  EXPECT_EQ(top_label(std::vector<double>{0.4, 0.9, 0.3}, some), 0u);
+  EXPECT_THROW(top_label(std::vector<double>{0.4}, some), Error);
+  EXPECT_THROW(top_label(std::vector<double>{0.4}, std::vector<size_t>{}), Error);
+}
+
+TEST(EvalMetrics, LabelAgreementAndCohensKappa) {
+  // Worked by hand: a = 0,0,1,1 and b = 0,1,1,1 agree on 3 of 4; chance agreement is
+  // 0.5 * 0.25 + 0.5 * 0.75 = 0.5, so kappa = (0.75 - 0.5) / (1 - 0.5) = 0.5.
+  const std::vector<size_t> a = {0, 0, 1, 1}, b = {0, 1, 1, 1};
+  const Agreement g = label_agreement(a, b, 3);
+  EXPECT_EQ(g.texts, 4);
+  EXPECT_DOUBLE_EQ(g.observed, 0.75);
+  ASSERT_TRUE(g.kappa.has_value());
+  EXPECT_DOUBLE_EQ(*g.kappa, 0.5);
+  // Opposite answers on a balanced pair: kappa -1.
+  EXPECT_DOUBLE_EQ(*label_agreement(std::vector<size_t>{0, 1}, std::vector<size_t>{1, 0}, 2).kappa,
+                   -1.0);
+  // Both always give the same one label: chance agreement is 1 and kappa is undefined.
+  const Agreement same = label_agreement(std::vector<size_t>{2, 2}, std::vector<size_t>{2, 2}, 5);
+  EXPECT_DOUBLE_EQ(same.observed, 1.0);
+  EXPECT_FALSE(same.kappa.has_value());
+  EXPECT_THROW(label_agreement(a, std::vector<size_t>{0}, 3), Error);
+  EXPECT_THROW(label_agreement(a, b, 1), Error);
+}
+
 TEST(EvalMetrics, ProbabilityAndAbsoluteScores) {
   // Target label 0 among labels {0, 1}: top in the first row, tied in the second, beaten in
   // the third: (1 + 0.5 + 0) / 3. Its mean value: (0.6 + 0.5 + 0.1) / 3.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -582,6 +583,35 @@ TEST(ShippedVectors, ReplyProjectionRisesWithAlphaOnHeldOutQueries) {
                 p[0], p[1], p[2], p[3]);
     for (size_t i = 1; i < p.size(); ++i) EXPECT_GT(p[i], p[i - 1]) << v.emotion << " step " << i;
   }
+}
+
+// Every folder of vectors/ is named after a shipped model and holds vectors for that model: the
+// five emotions and base, the model's layer count and width, its weights' checksum, the shipped
+// queries with their held-out share recorded.
+TEST(ShippedVectors, EachFolderFitsTheModelItIsNamedAfter) {
+  namespace fs = std::filesystem;
+  int folders = 0;
+  for (const auto& entry : fs::directory_iterator(std::string(EMOVEC_SOURCE_DIR) + "/vectors")) {
+    if (!entry.is_directory()) continue;
+    ++folders;
+    const std::string name = entry.path().filename().string();
+    const ShippedModel& m = shipped_model(name);  // throws for a folder named after no model
+    const auto model = DecoderModel::load(testing::model_path(name));
+    const auto& h = model->hparams();
+    std::vector<std::string> emotions;
+    for (const EmotionVector& v : load_emotion_vectors({entry.path().string()})) {
+      check_vector_fits(v, h.n_layer, h.n_embd, name + "/" + v.emotion);
+      EXPECT_EQ(v.provenance.model_sha256, m.sha256) << name << "/" << v.emotion;
+      EXPECT_EQ(v.provenance.queries_sha256, queries().sha256) << name << "/" << v.emotion;
+      EXPECT_FALSE(v.provenance.held_out.empty()) << name << "/" << v.emotion;
+      emotions.push_back(v.emotion);
+    }
+    std::sort(emotions.begin(), emotions.end());
+    EXPECT_EQ(emotions,
+              (std::vector<std::string>{"anger", "base", "disgust", "fear", "joy", "sadness"}))
+        << name;
+  }
+  EXPECT_GE(folders, 2);
 }
 
 }  // namespace

@@ -38,6 +38,8 @@ const std::vector<ShippedModel>& shipped_models();
 // Throws Error listing the known names when `name` is not one of them.
 const ShippedModel& shipped_model(std::string_view name);
 const ShippedModel& default_model();
+// The largest shipped chat model: the emotion judge's default (it reads emotions best).
+const ShippedModel& default_judge_model();
 
 // $EMOVEC_MODELS_DIR, else $HOME/.cache/emovec/models.
 std::string models_dir();

@@ -530,6 +530,8 @@ nlohmann::ordered_json build_report(Engine& engine, const SentenceEncoder& encod
   report["replies"] = texts.size();
 
   json scorer_reports = json::array();
+  // Per scorer that has all five targets: each reply's top label among them (0..4).
+  std::vector<std::pair<std::string, std::vector<size_t>>> target_tops;
   for (EmotionScorer* scorer : scorers) {
     const std::vector<std::vector<double>> rows = scorer->score(texts);
     const std::vector<std::string>& labels = scorer->labels();
@@ -538,6 +540,19 @@ nlohmann::ordered_json build_report(Engine& engine, const SentenceEncoder& encod
       if (it == labels.end()) return std::nullopt;
       return static_cast<size_t>(it - labels.begin());
     };
+    std::vector<size_t> targets;
+    for (const char* t : kTargetEmotions) {
+      if (const auto i = label_index(t)) targets.push_back(*i);
+    }
+    if (targets.size() == std::size(kTargetEmotions)) {
+      std::vector<size_t> tops;
+      for (const auto& row : rows) {
+        const size_t top = top_label(row, targets);
+        tops.push_back(
+            static_cast<size_t>(std::find(targets.begin(), targets.end(), top) - targets.begin()));
+      }
+      target_tops.emplace_back(scorer->name(), std::move(tops));
+    }
     // A distribution's top label is taken over all its labels (neutral included); independent
     // intensities (nade: eight Plutchik emotions) are compared among the five targets only.
     std::vector<size_t> candidates;
@@ -583,6 +598,18 @@ nlohmann::ordered_json build_report(Engine& engine, const SentenceEncoder& encod
     scorer_reports.push_back(std::move(sr));
   }
   report["scorers"] = std::move(scorer_reports);
+  json agreement = json::array();
+  for (size_t a = 0; a < target_tops.size(); ++a) {
+    for (size_t b = a + 1; b < target_tops.size(); ++b) {
+      const Agreement g =
+          label_agreement(target_tops[a].second, target_tops[b].second, std::size(kTargetEmotions));
+      agreement.push_back({{"scorers", {target_tops[a].first, target_tops[b].first}},
+                           {"replies", g.texts},
+                           {"same_top_emotion", g.observed},
+                           {"cohen_kappa", optional_json(g.kappa)}});
+    }
+  }
+  report["scorer_agreement"] = std::move(agreement);
 
   const std::vector<std::vector<float>> query_embeddings = encoder.encode(s.queries);
   const std::vector<std::vector<float>> reply_embeddings = encoder.encode(texts);
@@ -743,6 +770,18 @@ std::string report_markdown(const nlohmann::ordered_json& report) {
       md << "\n";
     }
   }
+  const json& agreement = report.at("scorer_agreement");
+  if (!agreement.empty()) {
+    md << "\n## Agreement between scorers\n\nEach reply's top emotion among the five targets, "
+          "compared between two scorers over all the replies.\n\n"
+          "| scorers | replies | same top emotion | Cohen's kappa |\n|---|---:|---:|---:|\n";
+    for (const json& g : agreement) {
+      md << "| " << g.at("scorers")[0].get<std::string>() << " / "
+         << g.at("scorers")[1].get<std::string>() << " | " << g.at("replies").get<int64_t>()
+         << " | " << cell_text(g.at("same_top_emotion"), "%.3f") << " | "
+         << cell_text(g.at("cohen_kappa"), "%.3f") << " |\n";
+    }
+  }
   return md.str();
 }
 
@@ -777,6 +816,32 @@ std::vector<std::string> write_report(const nlohmann::ordered_json& report,
                               "Perplexity under the unsteered model", "perplexity (log scale)");
   ppl.y_scale = YScale::Log;
   put("perplexity.svg", render_svg(ppl));
+
+  // One figure for a README: each scorer's probability score (and its absolute score when there
+  // is one scorer), topic adherence and perplexity, with one legend.
+  std::vector<LineChart> panels;
+  for (const json& sr : report.at("scorers")) {
+    const std::string name = sr.at("name").get<std::string>();
+    LineChart p = alpha_chart(sr.at("probability"), report,
+                              "Emotion probability score (" + name + ")", "share of replies");
+    p.y_range = PlotRange{0, 1};
+    panels.push_back(std::move(p));
+    if (report.at("scorers").size() == 1) {
+      panels.push_back(alpha_chart(sr.at("absolute"), report,
+                                   "Emotion absolute score (" + name + ")", "mean score"));
+    }
+  }
+  panels.push_back(std::move(t));
+  panels.push_back(std::move(ppl));
+  ChartGridLayout layout;
+  const json& settings = report.at("settings");
+  layout.title = settings.at("model").get<std::string>() + ": steering with emotion vectors, " +
+                 std::to_string(settings.at("query_ids").size()) + " held-out queries";
+  layout.columns = 2;
+  layout.panel_width = 420;
+  layout.panel_height = 300;
+  layout.shared_legend = true;
+  put("overview.svg", render_svg_grid(panels, layout));
   return written;
 }
 

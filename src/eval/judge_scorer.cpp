@@ -22,6 +22,7 @@
 #include <cctype>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "emovec/chat_template.h"
 #include "emovec/decoder.h"
@@ -162,11 +163,47 @@ struct JudgeScorer::Impl {
     return j;
   }
 
+  // The tokens every prompt starts with: the template and the instruction up to the text, as
+  // two unlike probe texts tokenize them. Evaluated once, then each prompt that starts with them
+  // forks that cache and costs only its own tokens. A prompt that does not (its text merges with
+  // the token before it) is evaluated whole, so a text's result does not depend on the others.
+  void find_prefix() {
+    const std::vector<int32_t> a = tokens("alpha"), b = tokens("Zulu 9.");
+    size_t n = 0;
+    while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+    prefix.assign(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+
+  bool starts_with_prefix(const std::vector<int32_t>& prompt) const {
+    return prefix.size() >= 2 && prompt.size() > prefix.size() &&
+           std::equal(prefix.begin(), prefix.end(), prompt.begin());
+  }
+
+  SequenceId prefix_sequence() {
+    if (!prefix_id) {
+      const SequenceId id = engine.new_sequence();
+      BatchEntry e;
+      e.sequence = id;
+      e.tokens = prefix;
+      e.logits = false;
+      try {
+        engine.decode(std::span(&e, 1));
+      } catch (...) {
+        engine.free_sequence(id);
+        throw;
+      }
+      prefix_id = id;
+    }
+    return *prefix_id;
+  }
+
   const DecoderModel& model;
   const Tokenizer& tok;
   JudgeOptions options;
   Engine engine;
   std::vector<std::vector<int32_t>> label_tokens;
+  std::vector<int32_t> prefix;
+  std::optional<SequenceId> prefix_id;
 };
 
 namespace {
@@ -199,6 +236,7 @@ JudgeScorer::JudgeScorer(const DecoderModel& model, JudgeOptions options) {
   check_options(options);
   impl_ = std::make_unique<Impl>(with_tokenizer(model), std::move(options));
   impl_->find_label_tokens();
+  impl_->find_prefix();
 }
 
 JudgeScorer::~JudgeScorer() = default;
@@ -242,9 +280,16 @@ std::vector<Judgement> JudgeScorer::judge(std::span<const std::string> texts) {
     } release{m.engine, sequences};
     std::vector<BatchEntry> batch(n);
     for (size_t i = 0; i < n; ++i) {
-      sequences.push_back(m.engine.new_sequence());
+      const std::vector<int32_t>& prompt = prompts[start + i];
+      if (m.starts_with_prefix(prompt)) {
+        const auto shared = static_cast<int64_t>(m.prefix.size());
+        sequences.push_back(m.engine.fork_sequence(m.prefix_sequence(), shared));
+        batch[i].tokens = std::span(prompt).subspan(m.prefix.size());
+      } else {
+        sequences.push_back(m.engine.new_sequence());
+        batch[i].tokens = prompt;
+      }
       batch[i].sequence = sequences.back();
-      batch[i].tokens = prompts[start + i];
     }
     const Logits logits = m.engine.decode(batch);
     for (size_t i = 0; i < n; ++i) out.push_back(m.read(logits.last(i)));

@@ -25,6 +25,40 @@ double top_label_credit(std::span<const double> row, std::span<const size_t> can
   return 1.0 / static_cast<double>(tied);
 }
 
+size_t top_label(std::span<const double> row, std::span<const size_t> candidates) {
+  if (candidates.empty()) throw Error("top label: no candidate label");
+  size_t best = candidates[0];
+  for (const size_t c : candidates) {
+    if (c >= row.size()) throw Error("top label: a candidate label is outside the scores");
+    if (row[c] > row[best]) best = c;
+  }
+  return best;
+}
+
+Agreement label_agreement(std::span<const size_t> a, std::span<const size_t> b, size_t n_labels) {
+  if (a.size() != b.size()) throw Error("agreement: the two label lists differ in length");
+  Agreement out;
+  out.texts = static_cast<int64_t>(a.size());
+  if (a.empty()) {
+    out.observed = 0;
+    return out;
+  }
+  std::vector<double> count_a(n_labels), count_b(n_labels);
+  int64_t same = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] >= n_labels || b[i] >= n_labels) throw Error("agreement: a label is out of range");
+    ++count_a[a[i]];
+    ++count_b[b[i]];
+    same += a[i] == b[i];
+  }
+  const auto n = static_cast<double>(a.size());
+  out.observed = static_cast<double>(same) / n;
+  double chance = 0;
+  for (size_t k = 0; k < n_labels; ++k) chance += (count_a[k] / n) * (count_b[k] / n);
+  if (chance < 1) out.kappa = (out.observed - chance) / (1 - chance);
+  return out;
+}
+
 std::optional<double> probability_score(std::span<const std::vector<double>> rows,
                                         std::span<const size_t> candidates, size_t target) {
   if (rows.empty()) return std::nullopt;

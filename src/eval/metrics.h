@@ -17,6 +17,21 @@ namespace emovec::eval {
 double top_label_credit(std::span<const double> row, std::span<const size_t> candidates,
                         size_t target);
 
+// The top label of one scorer row among `candidates` (indices into the row): the candidate with
+// the largest value, the first of them in `candidates` order on a tie. Throws Error for an empty
+// candidate list or a candidate outside the row.
+size_t top_label(std::span<const double> row, std::span<const size_t> candidates);
+
+// How often two scorers give the same label to the same texts: `a[i]` and `b[i]` are their
+// labels of text i, each below `n_labels`.
+struct Agreement {
+  int64_t texts = 0;
+  double observed = 0;          // share of texts with the same label
+  std::optional<double> kappa;  // Cohen's kappa; nullopt when chance agreement is 1
+};
+// Throws Error when the lists differ in length or a label is not below n_labels.
+Agreement label_agreement(std::span<const size_t> a, std::span<const size_t> b, size_t n_labels);
+
 // Emotion probability score: the mean of top_label_credit over rows (the share of replies
 // whose top label is the target). nullopt for no rows.
 std::optional<double> probability_score(std::span<const std::vector<double>> rows,

@@ -70,6 +70,14 @@ const ShippedModel& default_model() {
   return shipped_models().front();
 }
 
+const ShippedModel& default_judge_model() {
+  const ShippedModel* best = nullptr;
+  for (const auto& m : shipped_models()) {
+    if (is_engine_model(m) && m.chat && (best == nullptr || m.size > best->size)) best = &m;
+  }
+  return best != nullptr ? *best : default_model();
+}
+
 std::string models_dir() {
   if (const char* dir = std::getenv("EMOVEC_MODELS_DIR"); dir != nullptr && *dir != '\0') {
     return dir;

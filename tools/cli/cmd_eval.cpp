@@ -16,13 +16,11 @@
 #include "emovec/extract.h"
 #include "emovec/model_file.h"
 #include "emovec/model_registry.h"
-#include "emovec/nade.h"
 #include "eval/evaluation.h"
-#include "eval/judge_scorer.h"
-#include "eval/mnli_scorer.h"
 #include "format/sha256.h"
 #include "list_flags.h"
 #include "resources.h"
+#include "scorer_flags.h"
 
 namespace emovec::cli {
 namespace {
@@ -33,7 +31,7 @@ struct EvalFlags {
   std::string queries;
   std::string alphas = "-1,0,1,2,4";
   std::string emotions = "anger,disgust,fear,joy,sadness";
-  int64_t limit = 0;
+  int64_t limit = 20;
   double held_out = 0.2;
   int64_t n_predict = 48;
   float temperature = 0;
@@ -122,45 +120,6 @@ void warn_about_extraction_queries(const std::vector<EmotionVector>& vectors,
   }
 }
 
-struct Scorers {
-  std::vector<std::unique_ptr<ModelFile>> files;
-  std::vector<std::unique_ptr<DecoderModel>> judges;
-  std::vector<std::unique_ptr<EmotionScorer>> owned;
-  std::vector<EmotionScorer*> list;
-};
-
-Scorers make_scorers(const std::string& spec, const EvalFlags& f) {
-  Scorers s;
-  for (const std::string& item : split_list(spec)) {
-    const auto eq = item.find('=');
-    const std::string name = item.substr(0, eq);
-    const std::string arg = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (name == "nade") {
-      const ShippedModel& data = shipped_model("nade-socialmedia-en");
-      if (!is_fetched(data)) {
-        throw Error("the nade scorer's data (nade-socialmedia-en) is not in " + models_dir() +
-                    ": run scripts/setup.sh, or leave nade out of --scorers");
-      }
-      s.owned.push_back(std::make_unique<NadeScorer>(model_location(data)));
-    } else if (name == "mnli") {
-      if (arg.empty()) throw Error("--scorers: mnli needs its model folder, as mnli=DIR");
-      s.files.push_back(open_model_file(resolve_model_argument(arg)));
-      s.owned.push_back(std::make_unique<MnliScorer>(*s.files.back()));
-    } else if (name == "judge") {
-      // The evaluated model judges its own replies unless another is named.
-      s.judges.push_back(DecoderModel::load(resolve_model_argument(arg.empty() ? f.model : arg)));
-      JudgeOptions o;
-      o.engine.n_threads = f.threads;
-      s.owned.push_back(std::make_unique<JudgeScorer>(*s.judges.back(), o));
-    } else {
-      throw Error("--scorers: unknown scorer '" + name +
-                  "' (known: nade, mnli=DIR, judge[=MODEL])");
-    }
-    s.list.push_back(s.owned.back().get());
-  }
-  return s;
-}
-
 void run_eval(EvalFlags f) {
   if (f.output.empty()) throw Error("give the run folder with -o DIR");
   if (f.threads < 0 || f.threads > 256) {
@@ -212,7 +171,7 @@ void run_eval(EvalFlags f) {
   const std::vector<EmotionVector> vectors = vectors_for(f, s.emotions, *model);
   for (const EmotionVector& v : vectors) s.vector_sha256.push_back(vector_checksum(v));
   // Scorers and the encoder are loaded before the long part, so a bad one fails early.
-  Scorers scorers = make_scorers(f.scorers, f);
+  Scorers scorers = make_scorers(f.scorers, f.threads);
   const auto encoder_file = open_model_file(resolve_model_argument("all-minilm-l6-v2"));
   SentenceEncoderOptions eo;
   eo.n_threads = f.threads;
@@ -271,7 +230,9 @@ void register_eval_command(CLI::App& app) {
   cmd->add_option("--alphas", f->alphas, "steering strengths, comma-separated (0 is added)")
       ->capture_default_str();
   cmd->add_option("--emotions", f->emotions, "emotions, comma-separated")->capture_default_str();
-  cmd->add_option("--limit", f->limit, "evaluate the first N held-out queries (0: all)")
+  cmd->add_option("--limit", f->limit,
+                  "evaluate the first N held-out queries (0: all of them; the default, 20, is the "
+                  "documented subset that runs in minutes)")
       ->capture_default_str();
   cmd->add_option("--held-out", f->held_out,
                   "share of the queries held out of extraction (as emovec extract)")
@@ -283,11 +244,7 @@ void register_eval_command(CLI::App& app) {
   cmd->add_option("-t,--threads", f->threads, "threads (0: all cores)")->capture_default_str();
   cmd->add_option("--batch", f->batch, "replies decoded together")->capture_default_str();
   cmd->add_flag("--exact", f->exact, "float32 activations while decoding (slower)");
-  cmd->add_option(
-         "--scorers", f->scorers,
-         "emotion scorers: nade, mnli=DIR, judge[=MODEL] (an instruct model asked which emotion; "
-         "default: the evaluated model)")
-      ->capture_default_str();
+  cmd->add_option("--scorers", f->scorers, kScorersHelp)->capture_default_str();
   cmd->add_option("-o,--output", f->output,
                   "run folder: run.json, replies.jsonl (resumable), report.json, report.md, "
                   "charts")

@@ -17,5 +17,6 @@ void register_extract_command(CLI::App& app);
 void register_vectors_command(CLI::App& app);
 void register_serve_command(CLI::App& app);
 void register_eval_command(CLI::App& app);
+void register_score_command(CLI::App& app);
 
 }  // namespace emovec::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   emovec::cli::register_vectors_command(app);
   emovec::cli::register_serve_command(app);
   emovec::cli::register_eval_command(app);
+  emovec::cli::register_score_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
