@@ -29,7 +29,13 @@ int64_t tile_rows_for(int64_t rows, int64_t n_tokens) {
   const int64_t per_tile = (rows + tiles - 1) / tiles;
   return (per_tile + 15) / 16 * 16;
 }
+// Few-row products hand out rows in chunks of about 1/16 of a thread's share (at least 16 rows):
+// each thread then streams long runs of consecutive weight rows, which the hardware prefetchers
+// follow, where 16-row chunks taken in turn by the threads made both jump every few kilobytes
+// (SmolLM2 decoding on 2 threads: 95 -> 110-128 tokens/s). Rows are computed independently,
+// so the chunking changes no result.
 constexpr int64_t kDotGrain = 16;
+constexpr int64_t kChunksPerThread = 16;
 
 struct Scratch {
   std::vector<float> row;
@@ -128,7 +134,9 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
     if (any_q16) quantize_activation16_rows(x, x_stride, n_tokens, cols, q16);
     const int64_t blocks_per_token = cols / kQ8Block;
     static_assert(kQ8Block == kQ16Block);
-    pool.parallel_for(total_rows, kDotGrain, [&](int64_t begin, int64_t end, int) {
+    const int64_t grain =
+        std::max<int64_t>(kDotGrain, total_rows / (pool.size() * kChunksPerThread));
+    pool.parallel_for(total_rows, grain, [&](int64_t begin, int64_t end, int) {
       Scratch& s = scratch();
       for (int64_t r = begin; r < end; ++r) {
         const RowRef ref = locate(r);
