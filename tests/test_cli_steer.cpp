@@ -179,8 +179,7 @@ TEST(CliSteer, EmotionFlagsSteerAndBadOnesAreRefused) {
   expect_error(base + " --control-vector " + wide, "width 896");
   std::filesystem::remove(wide);
   // No vectors ship for a model given by another path: say how to get some.
-  expect_error("generate -m " + testing::model_path("qwen2.5-coder-0.5b-instruct") +
-                   " --chat -p hi -n 1 --emotion joy",
+  expect_error("generate -m " + testing::model_path("gemma-3-270m") + " -p hi -n 1 --emotion joy",
                "give --ev FILE");
 }
 
