@@ -269,7 +269,7 @@ TEST(CliEval, BadInputGetsAClearError) {
   const std::string d = fresh_dir("bad");
   const std::string base = "eval -m smollm2-135m-instruct -t 2 -n 4 -q -o " + d + " ";
   const std::string ok = base + "--limit 1 --alphas=0,1 --emotions joy ";
-  expect_error(base + "--limit 1 --emotions joy,rage", "no emotion vector for 'rage'");
+  expect_error(base + "--limit 1 --emotions joy,rage", "no vector for the emotion 'rage'");
   expect_error(ok + "--ev " + d + "-missing.gguf", d + "-missing.gguf: no such file");
   expect_error(base + "--emotions joy --alphas=1,x", "--alphas: 'x' is not a number");
   expect_error(base + "--emotions joy --alphas=1,500", "--alphas: 500 is out of range");
@@ -286,7 +286,7 @@ TEST(CliEval, BadInputGetsAClearError) {
   }
   const testing::CommandResult r = run_cli(ok + "--ev " + other + "/joy.json");
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_NE(r.output.find("the vector 'joy'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("the vector for 'joy'"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("64"), std::string::npos) << r.output;
 
   // A folder holding a run with other arguments.

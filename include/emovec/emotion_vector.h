@@ -68,6 +68,11 @@ EmotionVector make_emotion_vector(std::string emotion, ActivationSite site, int6
 void check_vector_fits(const EmotionVector& v, int64_t n_layer, int64_t n_embd,
                        const std::string& what);
 
+// The first of `vectors` for `emotion`, checked to fit a model with n_layer layers of width
+// n_embd. Throws Error when there is none (listing the emotions there are) or it does not fit.
+const EmotionVector& find_emotion_vector(std::span<const EmotionVector> vectors,
+                                         std::string_view emotion, int64_t n_layer, int64_t n_embd);
+
 // Writes a GGUF control vector that llama.cpp loads. Block 0's direction, which llama.cpp cannot
 // hold (its indices start at 1), is kept in the metadata key "emovec.direction_0".
 void save_control_vector(const EmotionVector& v, const std::string& path);

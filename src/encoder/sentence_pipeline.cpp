@@ -3,13 +3,12 @@
 // (max_seq_length, do_lower_case) and the pooling module's config.json.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "emovec/encoder.h"
 #include "emovec/error.h"
+#include "format/text_file.h"
 
 namespace emovec {
 namespace {
@@ -21,15 +20,7 @@ using nlohmann::json;
 json read_optional_json(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return nullptr;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const json::exception& e) {
-    throw Error(path.string() + ": not valid JSON: " + e.what());
-  }
+  return read_json_file(path);
 }
 
 bool flag(const json& config, const char* key) {

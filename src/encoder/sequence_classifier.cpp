@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "emovec/error.h"
@@ -15,6 +13,7 @@
 #include "encoder/bert_model.h"
 #include "encoder/encoder_runner.h"
 #include "encoder/special_tokens.h"
+#include "format/text_file.h"
 
 namespace emovec {
 namespace {
@@ -89,16 +88,7 @@ int64_t tokenizer_max_length(const ModelFile& model) {
       std::filesystem::path(model.folder()) / "tokenizer_config.json";
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  json config;
-  try {
-    config = json::parse(text.str());
-  } catch (const json::exception& e) {
-    throw Error(path.string() + ": not valid JSON: " + e.what());
-  }
+  const json config = read_json_file(path);
   const auto it = config.is_object() ? config.find("model_max_length") : config.end();
   if (it == config.end() || !it->is_number() || it->get<double>() < 1) return 0;
   const double value = it->get<double>();

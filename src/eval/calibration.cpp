@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iterator>
 #include <sstream>
 
 #include "emovec/error.h"
 #include "eval/metrics.h"
+#include "format/text_file.h"
 
 namespace emovec::eval {
 namespace {
@@ -33,15 +33,11 @@ std::string ratio_text(int64_t correct, int64_t total) {
 }  // namespace
 
 LabelledSet load_labelled_set(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open the labelled set " + path);
   LabelledSet out;
-  std::string line;
   int64_t number = 0;
   const auto where = [&] { return path + ":" + std::to_string(number) + ": "; };
-  while (std::getline(in, line)) {
+  for (const std::string& line : text_lines(read_text_file(path, "the labelled set"))) {
     ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
     const size_t tab = line.find('\t');
     if (number == 1) {
       if (line != "label\ttext") throw Error(where() + "the header must be label<TAB>text");
@@ -59,7 +55,6 @@ LabelledSet load_labelled_set(const std::string& path) {
     out.labels.push_back(std::move(label));
     out.texts.push_back(std::move(text));
   }
-  if (in.bad()) throw Error("cannot read the labelled set " + path);
   if (number == 0) throw Error(path + ": empty; the header must be label<TAB>text");
   if (out.texts.empty()) throw Error("the labelled set " + path + " holds no sentence");
   return out;

@@ -22,6 +22,7 @@
 #include "eval/metrics.h"
 #include "eval/plot.h"
 #include "format/sha256.h"
+#include "format/text_file.h"
 
 namespace emovec::eval {
 namespace fs = std::filesystem;
@@ -224,14 +225,11 @@ RunFolder::RunFolder(const std::string& dir, const EvalSettings& settings, bool 
     if (!o.flush()) throw Error("cannot write " + run.string());
   }
   if (fs::exists(replies)) {
-    std::ifstream in(replies, std::ios::binary);
-    const std::string all{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::string all = read_text_file(replies);
     // A line without its newline was cut short by an interruption: drop it.
     const size_t complete = all.rfind('\n') == std::string::npos ? 0 : all.rfind('\n') + 1;
-    std::stringstream lines(all.substr(0, complete));
-    std::string line;
     int64_t n = 0;
-    while (std::getline(lines, line)) {
+    for (const std::string& line : text_lines(std::string_view(all).substr(0, complete))) {
       ++n;
       if (line.empty()) continue;
       Reply r;

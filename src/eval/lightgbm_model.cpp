@@ -2,14 +2,13 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <sstream>
 #include <system_error>
 
 #include "emovec/error.h"
+#include "format/text_file.h"
 
 namespace emovec::eval {
 namespace {
@@ -221,12 +220,7 @@ double LightGbmModel::Tree::predict(const double* features) const {
 }
 
 LightGbmModel LightGbmModel::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("LightGBM model " + path + ": cannot open the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw Error("LightGBM model " + path + ": read error");
-  return parse(text.str(), path);
+  return parse(read_text_file(path, "LightGBM model"), path);
 }
 
 LightGbmModel LightGbmModel::parse(std::string_view text, const std::string& source) {

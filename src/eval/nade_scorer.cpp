@@ -6,7 +6,6 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -17,6 +16,7 @@
 #include "emovec/error.h"
 #include "emovec/nade.h"
 #include "eval/lightgbm_model.h"
+#include "format/text_file.h"
 #include "tokenizer/unicode.h"
 
 namespace emovec {
@@ -42,14 +42,6 @@ char32_t simple_lowercase(char32_t c) {
   std::u32string lowered;
   tok::append_lowercase(lowered, c);
   return lowered.empty() ? c : lowered.front();
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("nade: cannot open " + path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -111,9 +103,8 @@ void NadeScorer::Impl::load_classifier(const std::filesystem::path& path) {
 void NadeScorer::Impl::load_emojis(const std::filesystem::path& path,
                                    const std::vector<int>& label_ids) {
   std::unordered_map<int, std::string> by_id;
-  std::istringstream lines(read_file(path));
   size_t line_no = 0;
-  for (std::string line; std::getline(lines, line);) {
+  for (const std::string& line : text_lines(read_text_file(path, "nade:"))) {
     ++line_no;
     if (line.empty()) continue;
     try {

@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "emovec/error.h"
 #include "emovec/safetensors.h"
 #include "format/model_file_impl.h"
+#include "format/text_file.h"
 #include "format/utf8.h"
 
 namespace emovec {
@@ -20,34 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// Config and index files are small; anything bigger is not one.
-constexpr uintmax_t kMaxJsonFileBytes = 64ull << 20;
-
-std::string read_text_file(const fs::path& path) {
-  std::error_code ec;
-  const uintmax_t size = fs::file_size(path, ec);
-  if (ec) throw Error(path.string() + ": cannot read: " + ec.message());
-  if (size > kMaxJsonFileBytes) {
-    throw Error(path.string() + ": " + std::to_string(size) + " bytes is too large (limit " +
-                std::to_string(kMaxJsonFileBytes) + ")");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in && !in.eof()) throw Error(path.string() + ": read failed");
-  return text.str();
-}
-
-json read_json_file(const fs::path& path) {
-  const std::string text = read_text_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(path.string() + ": not valid JSON: " + e.what());
-  }
-}
 
 json summarise(const json& v) {
   if (v.is_array()) {
@@ -248,7 +219,7 @@ class HfModelFile final : public ModelFile {
     }
     // Newer transformers save the template as its own file.
     const fs::path jinja = dir / "chat_template.jinja";
-    if (fs::exists(jinja)) return read_text_file(jinja);
+    if (fs::exists(jinja)) return read_text_file(jinja, "the chat template");
     return std::nullopt;
   }
 

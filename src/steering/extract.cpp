@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
-#include <sstream>
 
 #include "emovec/chat_template.h"
 #include "emovec/decoder.h"
@@ -18,17 +17,10 @@
 #include "emovec/model_file.h"
 #include "emovec/steering.h"
 #include "format/sha256.h"
+#include "format/text_file.h"
 
 namespace emovec {
 namespace {
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open the queries file " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string strip(const std::string& s) {
   size_t a = 0;
@@ -186,7 +178,7 @@ QuerySet make_query_set(const std::vector<std::string>& raw) {
 }
 
 QuerySet load_queries(const std::string& path) {
-  const std::string text = read_text_file(path);
+  const std::string text = read_text_file(path, "the queries file");
   const std::string head = strip(text.substr(0, 64));
   std::vector<std::string> raw;
   if (!head.empty() && (head[0] == '{' || head[0] == '[')) {
@@ -210,9 +202,7 @@ QuerySet load_queries(const std::string& path) {
       take(j, "the file");
     }
   } else {
-    std::istringstream lines(text);
-    std::string line;
-    while (std::getline(lines, line)) raw.push_back(line);
+    raw = text_lines(text);
   }
   try {
     return make_query_set(raw);

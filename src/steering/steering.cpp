@@ -138,26 +138,8 @@ Steering Steering::build(const EmotionMix& mix, std::span<const EmotionVector> v
   s.sums_.assign(kSites * static_cast<size_t>(n_layer), {});
   for (const auto& [emotion, alpha] : mix.terms) {
     check_alpha(emotion, alpha);
-    const EmotionVector* found = nullptr;
-    for (const EmotionVector& v : vectors) {
-      if (v.emotion == emotion) {
-        found = &v;
-        break;
-      }
-    }
-    if (found == nullptr) {
-      std::string known;
-      for (const EmotionVector& v : vectors) {
-        if (known.find(v.emotion) != std::string::npos) continue;
-        known += known.empty() ? "" : ", ";
-        known += v.emotion;
-      }
-      throw Error("no vector for the emotion '" + emotion + "'" +
-                  (known.empty() ? std::string(" (no vectors are loaded: give --ev FILE)")
-                                 : " (loaded: " + known + ")"));
-    }
-    check_vector_fits(*found, n_layer, n_embd, "the vector for '" + emotion + "'");
-    if (alpha != 0.0f) s.add(*found, alpha);
+    const EmotionVector& found = find_emotion_vector(vectors, emotion, n_layer, n_embd);
+    if (alpha != 0.0f) s.add(found, alpha);
   }
   return s;
 }

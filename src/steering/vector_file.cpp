@@ -15,6 +15,7 @@
 #include "emovec/emotion_vector.h"
 #include "emovec/error.h"
 #include "emovec/gguf.h"
+#include "format/text_file.h"
 #include "format/utf8.h"
 
 namespace emovec {
@@ -301,14 +302,6 @@ std::optional<int64_t> layer_key(const std::string& key) {
   return l;
 }
 
-std::string read_file_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(path + ": read failed");
-  return text;
-}
-
 bool has_gguf_magic(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open");
@@ -364,6 +357,26 @@ void check_vector_fits(const EmotionVector& v, int64_t n_layer, int64_t n_embd,
   if (v.exact_layer_count ? v.n_layer != n_layer : v.n_layer > n_layer) {
     throw Error(what + ": vector has " + str(v.n_layer) + " layers, the model has " + str(n_layer));
   }
+}
+
+const EmotionVector& find_emotion_vector(std::span<const EmotionVector> vectors,
+                                         std::string_view emotion, int64_t n_layer,
+                                         int64_t n_embd) {
+  const EmotionVector* found = nullptr;
+  std::string known;
+  for (const EmotionVector& v : vectors) {
+    if (found == nullptr && v.emotion == emotion) found = &v;
+    if (known.find(v.emotion) != std::string::npos) continue;
+    known += known.empty() ? "" : ", ";
+    known += v.emotion;
+  }
+  if (found == nullptr) {
+    throw Error("no vector for the emotion '" + std::string(emotion) + "'" +
+                (known.empty() ? std::string(" (no vectors are loaded: give --ev FILE)")
+                               : " (loaded: " + known + ")"));
+  }
+  check_vector_fits(*found, n_layer, n_embd, "the vector for '" + std::string(emotion) + "'");
+  return *found;
 }
 
 void save_control_vector(const EmotionVector& v, const std::string& path) {
@@ -576,7 +589,7 @@ EmotionVector load_emotion_vector(const std::string& path) {
   const std::string stem = fs::path(path).stem().string();
   if (has_gguf_magic(path)) return control_vector_from_gguf(GgufFile::open(path), stem);
   try {
-    return from_paper_json(read_file_text(path), stem);
+    return from_paper_json(read_text_file(path), stem);
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }

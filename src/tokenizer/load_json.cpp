@@ -1,10 +1,9 @@
 // Tokenizer from a Hugging Face tokenizer.json (+ tokenizer_config.json).
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "emovec/error.h"
 #include "emovec/tokenizer.h"
+#include "format/text_file.h"
 #include "tokenizer/load_common.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer_impl.h"
@@ -438,14 +437,6 @@ json parse_json_text(std::string_view text, const char* what) {
   }
 }
 
-std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(std::string("cannot open ") + what + " '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json_string(std::string_view tokenizer_json,
@@ -502,10 +493,10 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json_string(std::string_view tokenize
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json_file(const std::string& tokenizer_json,
                                                      const std::string& tokenizer_config_json) {
-  const std::string text = read_file(tokenizer_json, "tokenizer.json");
+  const std::string text = read_text_file(tokenizer_json, "tokenizer.json");
   const std::string config = tokenizer_config_json.empty()
                                  ? std::string()
-                                 : read_file(tokenizer_config_json, "tokenizer_config.json");
+                                 : read_text_file(tokenizer_config_json, "tokenizer_config.json");
   try {
     return from_json_string(text, config);
   } catch (const Error& e) {

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <sstream>
 
+#include "clock_text.h"
 #include "commands.h"
 #include "emovec/decoder.h"
 #include "emovec/encoder.h"
@@ -46,22 +46,6 @@ struct EvalFlags {
   bool quiet = false;
 };
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& s : items) {
-    if (!out.empty()) out += ", ";
-    out += s;
-  }
-  return out;
-}
-
-std::string clock_text(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld:%02lld", s / 60, s % 60);
-  return buf;
-}
-
 // The vector of each emotion asked for, in that order, checked against the model.
 std::vector<EmotionVector> vectors_for(const EvalFlags& f, const std::vector<std::string>& emotions,
                                        const DecoderModel& model) {
@@ -77,17 +61,7 @@ std::vector<EmotionVector> vectors_for(const EvalFlags& f, const std::vector<std
   std::vector<EmotionVector> all = load_emotion_vectors(paths);
   std::vector<EmotionVector> out;
   for (const std::string& e : emotions) {
-    const auto it = std::find_if(all.begin(), all.end(),
-                                 [&](const EmotionVector& v) { return v.emotion == e; });
-    if (it == all.end()) {
-      std::vector<std::string> names;
-      for (const EmotionVector& v : all) names.push_back(v.emotion);
-      throw Error("no emotion vector for '" + e + "' (the vectors given hold: " + join(names) +
-                  ")");
-    }
-    check_vector_fits(*it, model.hparams().n_layer, model.hparams().n_embd,
-                      "the vector '" + e + "'");
-    out.push_back(*it);
+    out.push_back(find_emotion_vector(all, e, model.hparams().n_layer, model.hparams().n_embd));
   }
   return out;
 }

@@ -4,8 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
 
+#include "clock_text.h"
 #include "commands.h"
 #include "emovec/decoder.h"
 #include "emovec/engine.h"
@@ -31,13 +31,6 @@ struct ExtractFlags {
   bool quiet = false;
   ExtractOptions options;
 };
-
-std::string clock_text(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld:%02lld", s / 60, s % 60);
-  return buf;
-}
 
 void run_extract(ExtractFlags f) {
   if (f.queries.empty()) {

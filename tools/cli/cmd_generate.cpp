@@ -1,10 +1,8 @@
 // emovec generate / emovec chat: text generation with llama.cpp's flag names.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <random>
-#include <sstream>
 
 #include "commands.h"
 #include "emovec/decoder.h"
@@ -14,6 +12,7 @@
 #include "emovec/model_registry.h"
 #include "emovec/steering.h"
 #include "emovec/tokenizer.h"
+#include "format/text_file.h"
 #include "steering_flags.h"
 
 namespace emovec::cli {
@@ -167,11 +166,7 @@ void run_compare(const GenerationFlags& f, const GenerateOptions& options,
 void run_generate(const GenerationFlags& f) {
   std::string prompt = f.prompt;
   if (!f.prompt_file.empty()) {
-    std::ifstream in(f.prompt_file, std::ios::binary);
-    if (!in) throw Error("cannot open prompt file " + f.prompt_file);
-    std::ostringstream s;
-    s << in.rdbuf();
-    prompt = s.str();
+    prompt = read_text_file(f.prompt_file, "the prompt file");
   }
   if (prompt.empty()) throw Error("the prompt is empty: give one with -p TEXT or -f FILE");
   const GenerateOptions options = generate_options(f);

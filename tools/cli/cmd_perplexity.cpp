@@ -1,7 +1,5 @@
 // emovec perplexity -m MODEL -f FILE: llama.cpp's perplexity measure on a text file.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "commands.h"
 #include "emovec/decoder.h"
@@ -11,6 +9,7 @@
 #include "emovec/model_registry.h"
 #include "emovec/perplexity.h"
 #include "emovec/tokenizer.h"
+#include "format/text_file.h"
 
 namespace emovec::cli {
 namespace {
@@ -25,10 +24,7 @@ struct PerplexityFlags {
 };
 
 void run_perplexity(const PerplexityFlags& f) {
-  std::ifstream in(f.file, std::ios::binary);
-  if (!in) throw Error("cannot open text file " + f.file);
-  std::ostringstream text;
-  text << in.rdbuf();
+  const std::string text = read_text_file(f.file, "the text file");
   if (f.ctx < 4) throw Error("--ctx-size must be at least 4");
   if (f.threads < 0 || f.threads > 256) {
     throw Error("--threads must be 0 (all cores) or between 1 and 256");
@@ -36,7 +32,7 @@ void run_perplexity(const PerplexityFlags& f) {
   const auto model = DecoderModel::load(resolve_model_argument(f.model));
   if (model->tokenizer() == nullptr) throw Error(model->file().path() + " has no tokenizer");
   const Tokenizer& tok = *model->tokenizer();
-  const std::vector<int32_t> tokens = tok.encode(text.str(), true, false);
+  const std::vector<int32_t> tokens = tok.encode(text, true, false);
   // As llama.cpp: a model that adds BOS gets it at the start of every chunk.
   std::optional<int32_t> bos;
   if (!tokens.empty() && tok.bos_id() && tokens.front() == *tok.bos_id()) bos = tok.bos_id();

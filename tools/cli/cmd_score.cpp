@@ -1,6 +1,5 @@
 // emovec score: emotion scores of texts, or each scorer's accuracy on a labelled set.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -8,6 +7,7 @@
 #include "commands.h"
 #include "emovec/error.h"
 #include "eval/calibration.h"
+#include "format/text_file.h"
 #include "resources.h"
 #include "scorer_flags.h"
 
@@ -26,11 +26,10 @@ struct ScoreFlags {
 
 // One text per line, or, for a file named *.json, a JSON list of strings (texts with newlines).
 std::vector<std::string> read_texts(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open " + path);
+  const std::string text = read_text_file(path);
   std::vector<std::string> out;
   if (path.ends_with(".json")) {
-    const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!j.is_array()) throw Error(path + ": not a JSON list of texts");
     for (const nlohmann::json& t : j) {
       if (!t.is_string()) throw Error(path + ": an item of the list is not a string");
@@ -38,12 +37,9 @@ std::vector<std::string> read_texts(const std::string& path) {
     }
     return out;
   }
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) out.push_back(line);
+  for (std::string& line : text_lines(text)) {
+    if (!line.empty()) out.push_back(std::move(line));
   }
-  if (in.bad()) throw Error("cannot read " + path);
   return out;
 }
 
