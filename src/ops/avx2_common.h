@@ -10,6 +10,17 @@
 
 namespace emovec::ops::avx2 {
 
+// Weight rows stream from memory, and the hardware prefetchers alone leave the kernels waiting
+// on it: each kernel asks, for every 64 bytes of weights it reads, for the line kPrefetchAhead
+// bytes further on (the rows of a product are consecutive). Decoding on 1 and 2 threads,
+// 1 KB, 2 KB and 4 KB ahead against none: Qwen2.5-1.5B (Q4_K/Q6_K) +10-13%, SmolLM2 (Q4_1/Q8_0)
+// +7%; 2 KB was the best or near it for both. Past a matrix's end the address may be
+// another's or none: a prefetch never faults.
+inline constexpr int64_t kPrefetchAhead = 2048;
+inline void prefetch_ahead(const uint8_t* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead), _MM_HINT_T0);
+}
+
 inline float hsum(__m256 v) {
   const __m128 lo = _mm256_castps256_ps128(v);
   const __m128 hi = _mm256_extractf128_ps(v, 1);

@@ -138,8 +138,13 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
         std::max<int64_t>(kDotGrain, total_rows / (pool.size() * kChunksPerThread));
     pool.parallel_for(total_rows, grain, [&](int64_t begin, int64_t end, int) {
       Scratch& s = scratch();
-      for (int64_t r = begin; r < end; ++r) {
-        const RowRef ref = locate(r);
+      RowRef ref = locate(begin);
+      for (int64_t r = begin; r < end; ++r, ++ref.row) {
+        while (ref.row == ref.target->weight->rows) {  // on to the next matrix
+          ++ref.index;
+          ref.target = &targets[ref.index];
+          ref.row = 0;
+        }
         const WeightMatrix& w = *ref.target->weight;
         const uint8_t* row = w.data + static_cast<uint64_t>(ref.row) * w.row_bytes;
         const auto [q8_dot, q8_multi, q16_dot, q16_multi, dot, dot_multi] = kernels[ref.index];

@@ -81,6 +81,8 @@ float dot_blocks(const uint8_t* row, const Q8Activation& x, int64_t first_block,
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
     const uint8_t* w = row + b * kBytes;
+    prefetch_ahead(w);
+    if constexpr (2 * kBytes > 64) prefetch_ahead(w + 64);
     const __m256 s0 = block(w, load256(xq + 32 * b));
     const __m256 s1 = block(w + kBytes, load256(xq + 32 * b + 32));
     acc0 = _mm256_fmadd_ps(group_factors(half(w), xd + 8 * b), s0, acc0);
@@ -124,6 +126,8 @@ void dot_blocks_multi(const uint8_t* row, const Q8Activation& x, int64_t first_b
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
     const uint8_t* w = row + b * kBytes;
+    prefetch_ahead(w);
+    if constexpr (2 * kBytes > 64) prefetch_ahead(w + 64);
     const __m256i u0 = unpack(w);
     const __m256i u1 = unpack(w + kBytes);
     const float h0 = half(w);
@@ -255,9 +259,14 @@ float dot_q8_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
   });
 }
 
-// Q4_K and Q5_K: sub-block s of a super-block is activation block 8 * super + s. Its factor
-// d * scale[s] is computed for all eight at once, then times each group's d_x; the mins go into
-// a vector of offsets.
+// int16 j of the eight held in both 128-bit lanes of v, in every int16 lane.
+inline __m256i spread_i16(__m256i v, int j) {
+  return _mm256_shuffle_epi8(v, _mm256_set1_epi16(static_cast<short>(((2 * j + 1) << 8) | 2 * j)));
+}
+
+// Q4_K and Q5_K: sub-block s of a super-block is activation block 8 * super + s. madd multiplies
+// its int16 pair sums by scale[s], the float accumulation by each group's d_x, and the
+// super-block's d applies once to the sum; the mins go into a vector of offsets.
 template <bool kFiveBit>
 float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
   constexpr int64_t kBytes = kFiveBit ? 176 : 144;
@@ -266,16 +275,24 @@ float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int
   const float* xs = x.sum.data() + first_block;
   const __m256i mask = _mm256_set1_epi8(0x0f);
   const __m256i one = _mm256_set1_epi8(1);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), offset = _mm256_setzero_ps();
+  __m256 total = _mm256_setzero_ps(), offset = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, row += kBytes, xq += 256, xd += 64, xs += 8) {
+    prefetch_ahead(row);
+    prefetch_ahead(row + 64);
+    prefetch_ahead(row + 128);
     uint8_t sc[8], mn[8];
     scale_min_k4(row + 4, sc, mn);
-    alignas(32) float factor[8];
-    _mm256_store_ps(factor, _mm256_mul_ps(_mm256_set1_ps(half(row)), u8x8_to_ps(sc)));
+    // The eight sub-block scales as int16 in both 128-bit lanes (products with the pair sums
+    // are at most 2 * 2 * 31 * 127 * 63, far inside int32).
+    const __m256i scales = _mm256_broadcastsi128_si256(
+        _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))));
     offset = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(half(row + 2)), u8x8_to_ps(mn)),
                              _mm256_loadu_ps(xs), offset);
     const uint8_t* qs = row + (kFiveBit ? 48 : 16);
     __m256i qh = kFiveBit ? load256(row + 16) : _mm256_setzero_si256();
+    // Each int32 lane is one activation group's integer sum times its sub-block's scale; its
+    // group scale d_x applies here and the super-block's d once below.
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int c = 0; c < 4; ++c) {
       const __m256i q = load256(qs + 32 * c);
       __m256i lo = _mm256_and_si256(q, mask);
@@ -288,13 +305,16 @@ float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
         qh = _mm256_srli_epi16(qh, 1);
       }
-      acc0 = _mm256_fmadd_ps(group_factors(factor[2 * c], xd + 16 * c),
-                             dot_u8_i8(lo, load256(xq + 64 * c)), acc0);
-      acc1 = _mm256_fmadd_ps(group_factors(factor[2 * c + 1], xd + 16 * c + 8),
-                             dot_u8_i8(hi, load256(xq + 64 * c + 32)), acc1);
+      const __m256i slo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(xq + 64 * c)),
+                                            spread_i16(scales, 2 * c));
+      const __m256i shi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(xq + 64 * c + 32)),
+                                            spread_i16(scales, 2 * c + 1));
+      acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(slo), _mm256_loadu_ps(xd + 16 * c), acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(shi), _mm256_loadu_ps(xd + 16 * c + 8), acc1);
     }
+    total = _mm256_fmadd_ps(_mm256_set1_ps(half(row)), _mm256_add_ps(acc0, acc1), total);
   }
-  return hsum(_mm256_add_ps(acc0, acc1)) - hsum(offset);
+  return hsum(total) - hsum(offset);
 }
 
 // Q6_K: the 6-bit codes of a 128-element half come from 64 bytes of nibbles and 32 bytes of
@@ -311,13 +331,16 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
     const auto hi = static_cast<short>(((4 * k + 3) << 8) | (4 * k + 2));
     pick[k] = _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo));
   }
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 total = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, row += 210, xq += 256, xd += 64) {
+    for (int line = 0; line < 4; ++line) prefetch_ahead(row + 64 * line);
     const uint8_t* ql = row;
     const uint8_t* qh = row + 128;
     const float d = half(row + 208);
     const __m256i scales16 =
         _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 192)));
+    // d applies once per super-block, to the sum of the group-scaled integer sums.
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int h = 0; h < 2; ++h) {
       const __m256i sc = h == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
                                 : _mm256_permute2x128_si256(scales16, scales16, 0x11);
@@ -331,14 +354,15 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
         const __m256 s =
             _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_shuffle_epi8(sc, pick[k])));
         if (k % 2 == 0) {
-          acc0 = _mm256_fmadd_ps(group_factors(d, xd + 8 * b), s, acc0);
+          acc0 = _mm256_fmadd_ps(s, _mm256_loadu_ps(xd + 8 * b), acc0);
         } else {
-          acc1 = _mm256_fmadd_ps(group_factors(d, xd + 8 * b), s, acc1);
+          acc1 = _mm256_fmadd_ps(s, _mm256_loadu_ps(xd + 8 * b), acc1);
         }
       }
     }
+    total = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_add_ps(acc0, acc1), total);
   }
-  return hsum(_mm256_add_ps(acc0, acc1));
+  return hsum(total);
 }
 
 }  // namespace
