@@ -5,7 +5,8 @@
 //                [--no-peer] [--python PATH]
 //
 // llama.cpp's figures come from tools/peer/llamacpp_bench.py (llama-cpp-python built from
-// source: scripts/setup.sh --peer). Medians over the repeats.
+// source: scripts/setup.sh --peer). Medians over the repeats. Steered decoding adds a mix of five
+// random emotion vectors (alpha 0.4 each) on every layer, decoded in turn with the unsteered run.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "emovec/engine.h"
 #include "emovec/error.h"
 #include "emovec/model_registry.h"
+#include "emovec/steering.h"
 
 namespace {
 
@@ -38,7 +40,32 @@ double median(std::vector<double> v) {
 struct Speed {
   double prefill = 0;  // tokens/s
   double decode = 0;
+  double steered_decode = 0;  // with a five-emotion mix on every layer (emovec only)
 };
+
+// A mix of five emotions, each a random vector on every layer at the attention-output site:
+// what a steered generation adds per token, whatever the vectors hold.
+struct FiveEmotionMix {
+  std::vector<emovec::EmotionVector> vectors;
+  emovec::Steering steering;
+};
+
+FiveEmotionMix five_emotion_mix(const emovec::DecoderModel& model) {
+  const auto& h = model.hparams();
+  FiveEmotionMix m;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  emovec::EmotionMix mix;
+  for (const char* e : {"anger", "disgust", "fear", "joy", "sadness"}) {
+    emovec::EmotionVector v =
+        emovec::make_emotion_vector(e, emovec::ActivationSite::AttentionOut, h.n_layer, h.n_embd);
+    for (float& x : v.directions) x = normal(rng);
+    m.vectors.push_back(std::move(v));
+    mix.terms.emplace_back(e, 0.4f);
+  }
+  m.steering = emovec::Steering::build(mix, m.vectors, h.n_layer, h.n_embd);
+  return m;
+}
 
 std::vector<int32_t> random_tokens(int64_t n, int64_t vocab, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -58,7 +85,8 @@ Speed measure_emovec(const emovec::DecoderModel& model, int threads, int64_t n_p
   o.n_batch = n_prompt;
   emovec::Engine engine(model, o);
   const std::vector<int32_t> prompt = random_tokens(n_prompt, model.hparams().n_vocab, 1);
-  std::vector<double> prefill, decode;
+  const FiveEmotionMix mix = five_emotion_mix(model);
+  std::vector<double> prefill, decode, steered_decode;
   for (int r = 0; r < repeat; ++r) {
     {
       const emovec::SequenceId seq = engine.new_sequence();
@@ -69,10 +97,16 @@ Speed measure_emovec(const emovec::DecoderModel& model, int threads, int64_t n_p
                         std::chrono::duration<double>(Clock::now() - t0).count());
       engine.free_sequence(seq);
     }
-    {
+    // Unsteered and steered decoding in turn, so that both see the same machine.
+    for (const bool steered : {false, true}) {
+      emovec::SteeringHook hook(mix.steering);
       const emovec::SequenceId seq = engine.new_sequence();
       const std::vector<int32_t> start(prompt.begin(), prompt.begin() + 8);
       emovec::BatchEntry e{seq, start};
+      if (steered) {
+        e.hook = &hook;
+        hook.on_generation_start(static_cast<int64_t>(start.size()));
+      }
       emovec::Logits l = engine.decode(std::span<const emovec::BatchEntry>(&e, 1));
       int32_t next = 0;
       const auto t0 = Clock::now();
@@ -82,12 +116,13 @@ Speed measure_emovec(const emovec::DecoderModel& model, int threads, int64_t n_p
         e.tokens = std::span<const int32_t>(&next, 1);
         l = engine.decode(std::span<const emovec::BatchEntry>(&e, 1));
       }
-      decode.push_back(static_cast<double>(n_gen) /
-                       std::chrono::duration<double>(Clock::now() - t0).count());
+      (steered ? steered_decode : decode)
+          .push_back(static_cast<double>(n_gen) /
+                     std::chrono::duration<double>(Clock::now() - t0).count());
       engine.free_sequence(seq);
     }
   }
-  return {median(prefill), median(decode)};
+  return {median(prefill), median(decode), median(steered_decode)};
 }
 
 std::optional<Speed> measure_llamacpp(const std::string& python, const std::string& path,
@@ -168,8 +203,8 @@ int main(int argc, char** argv) {
   try {
     std::printf(
         "| model | threads | emovec prefill t/s | llama.cpp prefill t/s | ratio | emovec decode "
-        "t/s | llama.cpp decode t/s | ratio |\n");
-    std::printf("|---|---|---|---|---|---|---|---|\n");
+        "t/s | llama.cpp decode t/s | ratio | steered decode t/s | steered / unsteered |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
     for (const std::string& name : models) {
       const std::string path = emovec::resolve_model_argument(name);
       const auto model = emovec::DecoderModel::load(path);
@@ -178,10 +213,12 @@ int main(int argc, char** argv) {
         std::optional<Speed> peer;
         if (!no_peer) peer = measure_llamacpp(python, path, t, n_prompt, n_gen, repeat);
         const Speed p = peer.value_or(Speed{});
-        std::printf("| %s | %d | %s | %s | %s | %s | %s | %s |\n", name.c_str(), t,
+        std::printf("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", name.c_str(), t,
                     number(ours.prefill).c_str(), number(p.prefill).c_str(),
                     ratio(ours.prefill, p.prefill).c_str(), number(ours.decode).c_str(),
-                    number(p.decode).c_str(), ratio(ours.decode, p.decode).c_str());
+                    number(p.decode).c_str(), ratio(ours.decode, p.decode).c_str(),
+                    number(ours.steered_decode).c_str(),
+                    ratio(ours.steered_decode, ours.decode).c_str());
         std::fflush(stdout);
       }
     }

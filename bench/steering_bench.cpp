@@ -4,13 +4,21 @@
 //  2. For each emotion: the projection of reply activations onto its vector at each alpha, on
 //     held-out queries (replies generated steered, read back unsteered), and whether it rises
 //     monotonically with alpha.
+//  3. With --peer N: prompt-mode extraction of the first N queries beside transformers + PyTorch
+//     with forward hooks (tools/peer/transformers_extract_bench.py, packages from the default
+//     setup), and how closely the vectors agree.
 // Prints tables.
 //
 //   emovec_steering_bench [--model NAME] [--vectors DIR] [--threads 2] [--response]
 //                         [--held-out-queries 20] [--reply-tokens 32] [--alphas -1,0,1,2]
-//                         [--no-extract] [--no-projection]
+//                         [--no-extract] [--no-projection] [--peer N]
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -84,6 +92,66 @@ void extraction_table(const emovec::DecoderModel& model, const emovec::QuerySet&
   }
 }
 
+// The same prompt-mode extraction (first n_queries queries, none held out) by emovec and by
+// transformers + PyTorch with forward hooks (tools/peer/transformers_extract_bench.py), on the
+// same threads: times, the speed-up, and the lowest cosine between the two vectors of an emotion.
+void peer_extraction_table(const emovec::DecoderModel& model, const std::string& model_path,
+                           const emovec::QuerySet& queries, const std::string& queries_path,
+                           int threads, int64_t n_queries) {
+  emovec::Engine engine(model, engine_options(threads));
+  emovec::ExtractOptions o;
+  o.mode = "prompt";
+  o.held_out = 0.0;
+  o.max_queries = n_queries;
+  const emovec::ExtractResult r = emovec::extract_emotion_vectors(engine, queries, o);
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("emovec_peer_extract_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  for (const auto& v : r.vectors)
+    emovec::save_control_vector(v, (dir / (v.emotion + ".gguf")).string());
+  const std::string cmd = std::string(EMOVEC_PYTHON) + " " + EMOVEC_SOURCE_DIR +
+                          "/tools/peer/transformers_extract_bench.py --model '" + model_path +
+                          "' --queries '" + queries_path + "' --max-queries " +
+                          std::to_string(n_queries) + " --threads " + std::to_string(threads) +
+                          " --compare '" + dir.string() + "' --json 2>/dev/null";
+  std::string out;
+  if (FILE* pipe = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    if (pclose(pipe) != 0) out.clear();
+  }
+  std::filesystem::remove_all(dir);
+  const auto start = out.rfind("\n{");
+  const nlohmann::json j = nlohmann::json::parse(
+      start == std::string::npos ? out : out.substr(start + 1), nullptr, false);
+  std::printf(
+      "\n## Extraction beside transformers + forward hooks: prompt mode, first %lld queries, "
+      "%d threads\n\n",
+      static_cast<long long>(n_queries), threads);
+  std::printf(
+      "| engine | prompts | tokens evaluated | seconds | emovec speed-up "
+      "|\n|---|---|---|---|---|\n");
+  std::printf("| emovec | %lld | %lld | %.1f | |\n", static_cast<long long>(r.n_prompts),
+              static_cast<long long>(r.n_tokens), r.seconds);
+  if (j.is_discarded() || !j.contains("seconds")) {
+    std::printf("| transformers | - | - | - | (the peer script failed: bash scripts/setup.sh) |\n");
+    return;
+  }
+  const double peer_seconds = j["seconds"].get<double>();
+  std::printf("| transformers %s + hooks | %lld | %lld | %.1f | %.2fx |\n",
+              j.value("torch", std::string()).c_str(), j["prompts"].get<long long>(),
+              j["tokens"].get<long long>(), peer_seconds, peer_seconds / r.seconds);
+  double lowest = 1.0;
+  for (const auto& [emotion, c] : j["lowest_cosine"].items())
+    lowest = std::min(lowest, c.get<double>());
+  std::printf(
+      "\nLowest cosine between the two implementations' vectors (any emotion, layers 1..L-1): "
+      "%.6f\n",
+      lowest);
+  std::fflush(stdout);
+}
+
 void projection_table(const emovec::DecoderModel& model, const emovec::QuerySet& queries,
                       const std::string& vectors_dir, int threads, int64_t n_queries,
                       int64_t reply_tokens, const std::vector<float>& alphas) {
@@ -138,6 +206,7 @@ int main(int argc, char** argv) {
   int64_t n_queries = 20;
   int64_t reply_tokens = 32;
   std::string alphas = "-1,0,1,2";
+  int64_t peer_queries = 0;
   app.add_option("--model", model_name, "model")->capture_default_str();
   app.add_option("--vectors", vectors_dir, "vector folder (default: the shipped ones)");
   app.add_option("--queries", queries_path, "queries file")->capture_default_str();
@@ -149,15 +218,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--reply-tokens", reply_tokens, "reply tokens")->capture_default_str();
   app.add_option("--alphas", alphas, "alphas, comma-separated")->capture_default_str();
+  app.add_option("--peer", peer_queries,
+                 "also extract the first N queries with transformers + hooks and compare (0: no)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     if (vectors_dir.empty()) {
       vectors_dir = std::string(EMOVEC_SOURCE_DIR) + "/vectors/" + model_name;
     }
-    const auto model = emovec::DecoderModel::load(emovec::resolve_model_argument(model_name));
+    const std::string model_path = emovec::resolve_model_argument(model_name);
+    const auto model = emovec::DecoderModel::load(model_path);
     const emovec::QuerySet queries = emovec::load_queries(queries_path);
     std::printf("# emovec_steering_bench: %s\n", model_name.c_str());
     if (!no_extract) extraction_table(*model, queries, threads, response, vectors_dir);
+    if (peer_queries > 0) {
+      peer_extraction_table(*model, model_path, queries, queries_path, threads, peer_queries);
+    }
     if (!no_projection) {
       projection_table(*model, queries, vectors_dir, threads, n_queries, reply_tokens,
                        parse_floats(alphas));

@@ -125,6 +125,36 @@ TEST(CliExtract, LlamaCppsReaderSeesTheControlVectorLayout) {
   }
 }
 
+// The same extraction done the way the Python steering libraries do it, with transformers +
+// PyTorch and forward hooks on each layer's attention module, on the GGUF file transformers
+// dequantises (tools/peer/transformers_extract_bench.py): every emotion's vector agrees on every
+// layer stored as a tensor, to the exact path's tolerance.
+TEST(CliExtract, VectorsEqualTransformersWithForwardHooks) {
+  const std::string dir = temp_path("vectors_peer");
+  std::filesystem::remove_all(dir);
+  const testing::CommandResult ours =
+      run_cli("extract " + kModel + " --mode prompt --held-out 0 --max-queries 4 -q -o " + dir);
+  ASSERT_EQ(ours.status, 0) << ours.output;
+  std::string command = "\"";
+  command.append(python_interpreter());
+  command.append("\" \"" EMOVEC_SOURCE_DIR
+                 "/tools/peer/transformers_extract_bench.py\" --model \"");
+  command.append(testing::model_path("smollm2-135m-instruct"));
+  command.append("\" --max-queries 4 --threads 2 --json --compare \"" + dir + "\" 2>/dev/null");
+  const testing::CommandResult r = testing::run_shell(command);
+  ASSERT_EQ(r.status, 0) << command << "\n" << r.output;
+  const size_t last = r.output.rfind("\n{");
+  const nlohmann::json j = nlohmann::json::parse(
+      last == std::string::npos ? r.output : r.output.substr(last + 1), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  EXPECT_EQ(j["prompts"], 24);
+  for (const char* e : {"anger", "disgust", "fear", "joy", "sadness"}) {
+    EXPECT_GE(j["lowest_cosine"][e].get<double>(), 0.9999) << e << "\n" << r.output;
+    EXPECT_LE(j["largest_relative_difference"][e].get<double>(), 1e-3) << e << "\n" << r.output;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliExtract, BadOptionsAreRefused) {
   const std::string out = " -o " + temp_path("never");
   expect_error("extract " + kModel + " --mode fast" + out, "unknown mode 'fast'");
