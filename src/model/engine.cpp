@@ -182,25 +182,20 @@ struct Engine::Impl {
         const float* vc = slice->seq->v[static_cast<size_t>(layer)].data() + (head / group) * hd;
         const int64_t n_keys = pos - lo + 1;
         scores.resize(static_cast<size_t>(n_keys));
+        ops::dot_f32_keys(qv, kc + lo * kv_dim, kv_dim, n_keys, hd, h.attention_scale,
+                          scores.data());
         float max_score = -INFINITY;
-        for (int64_t j = 0; j < n_keys; ++j) {
-          const float s = ops::dot_f32(qv, kc + (lo + j) * kv_dim, hd) * h.attention_scale;
-          scores[static_cast<size_t>(j)] = s;
-          max_score = std::max(max_score, s);
-        }
+        for (const float s : scores) max_score = std::max(max_score, s);
         float sum = 0;
         for (float& s : scores) {
           s = std::exp(s - max_score);
           sum += s;
         }
-        thread_local std::vector<float> acc_storage;
-        acc_storage.assign(static_cast<size_t>(hd), 0.0f);
-        float* __restrict acc = acc_storage.data();
         const float inv = 1.0f / sum;
-        for (int64_t j = 0; j < n_keys; ++j) {
-          ops::axpy_f32(scores[static_cast<size_t>(j)] * inv, vc + (lo + j) * kv_dim, acc, hd);
-        }
-        std::copy_n(acc, hd, attn.data() + row * q_dim + head * hd);
+        for (float& s : scores) s *= inv;
+        float* out = attn.data() + row * q_dim + head * hd;
+        std::fill_n(out, hd, 0.0f);
+        ops::axpy_f32_keys(scores.data(), vc + lo * kv_dim, kv_dim, n_keys, hd, out);
       }
     });
   }

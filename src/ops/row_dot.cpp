@@ -47,6 +47,28 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+void dot_f32_keys(const float* q, const float* keys, int64_t stride, int64_t n_keys, int64_t n,
+                  float scale, float* out) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::dot_f32_keys(q, keys, stride, n_keys, n, scale, out);
+    return;
+  }
+#endif
+  for (int64_t j = 0; j < n_keys; ++j) out[j] = dot_f32(q, keys + j * stride, n) * scale;
+}
+
+void axpy_f32_keys(const float* p, const float* values, int64_t stride, int64_t n_keys, int64_t n,
+                   float* acc) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::axpy_f32_keys(p, values, stride, n_keys, n, acc);
+    return;
+  }
+#endif
+  for (int64_t j = 0; j < n_keys; ++j) axpy_f32(p[j], values + j * stride, acc, n);
+}
+
 void block_sums_32(const float* x, int64_t n, float* sums) {
 #if defined(__x86_64__) || defined(__i386__)
   if (cpu_has_avx2()) {

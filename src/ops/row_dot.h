@@ -34,12 +34,25 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // y += a * x over n elements.
 void axpy_f32(float a, const float* x, float* y, int64_t n);
 
+// Attention over a cache: out[j] = dot_f32(q, keys + j * stride, n) * scale for j < n_keys, and
+// acc += sum over j of p[j] * (values + j * stride), added in order of j. Every result has the
+// bits of the one-key calls (dot_f32, then axpy_f32 key after key); the work of several keys
+// is interleaved and the accumulators stay in registers.
+void dot_f32_keys(const float* q, const float* keys, int64_t stride, int64_t n_keys, int64_t n,
+                  float scale, float* out);
+void axpy_f32_keys(const float* p, const float* values, int64_t stride, int64_t n_keys, int64_t n,
+                   float* acc);
+
 // Whether the AVX2/FMA kernels are in use (decided once, from the CPU).
 bool cpu_has_avx2();
 
 namespace avx2 {
 float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float a, const float* x, float* y, int64_t n);
+void dot_f32_keys(const float* q, const float* keys, int64_t stride, int64_t n_keys, int64_t n,
+                  float scale, float* out);
+void axpy_f32_keys(const float* p, const float* values, int64_t stride, int64_t n_keys, int64_t n,
+                   float* acc);
 void block_sums_32(const float* x, int64_t n, float* sums);
 RowDotFn kernel(TensorType type);
 RowDotMultiFn multi_kernel(TensorType type);

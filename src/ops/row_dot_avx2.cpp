@@ -322,6 +322,57 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+// Four keys at a time, each with dot_f32's two accumulators and reduction: the query's eight
+// values are loaded once for the four.
+void dot_f32_keys(const float* q, const float* keys, int64_t stride, int64_t n_keys, int64_t n,
+                  float scale, float* out) {
+  int64_t j = 0;
+  if (n % 16 == 0) {
+    for (; j + 4 <= n_keys; j += 4) {
+      const float* k0 = keys + j * stride;
+      const float* k1 = k0 + stride;
+      const float* k2 = k1 + stride;
+      const float* k3 = k2 + stride;
+      __m256 a0[4], a1[4];
+      for (int t = 0; t < 4; ++t) a0[t] = a1[t] = _mm256_setzero_ps();
+      for (int64_t i = 0; i < n; i += 16) {
+        const __m256 qa = _mm256_loadu_ps(q + i);
+        const __m256 qb = _mm256_loadu_ps(q + i + 8);
+        a0[0] = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k0 + i), a0[0]);
+        a0[1] = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k1 + i), a0[1]);
+        a0[2] = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k2 + i), a0[2]);
+        a0[3] = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k3 + i), a0[3]);
+        a1[0] = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k0 + i + 8), a1[0]);
+        a1[1] = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k1 + i + 8), a1[1]);
+        a1[2] = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k2 + i + 8), a1[2]);
+        a1[3] = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k3 + i + 8), a1[3]);
+      }
+      for (int t = 0; t < 4; ++t) out[j + t] = hsum(_mm256_add_ps(a0[t], a1[t])) * scale;
+    }
+  }
+  for (; j < n_keys; ++j) out[j] = dot_f32(q, keys + j * stride, n) * scale;
+}
+
+// 64 accumulators (eight registers) at a time over all keys: each element gets axpy_f32's
+// multiply-adds in the same order, without a load and store of it per key.
+void axpy_f32_keys(const float* p, const float* values, int64_t stride, int64_t n_keys, int64_t n,
+                   float* acc) {
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    __m256 a[8];
+    for (int r = 0; r < 8; ++r) a[r] = _mm256_loadu_ps(acc + i + 8 * r);
+    const float* v = values + i;
+    for (int64_t j = 0; j < n_keys; ++j, v += stride) {
+      const __m256 pj = _mm256_set1_ps(p[j]);
+      for (int r = 0; r < 8; ++r) a[r] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 8 * r), a[r]);
+    }
+    for (int r = 0; r < 8; ++r) _mm256_storeu_ps(acc + i + 8 * r, a[r]);
+  }
+  if (i < n) {
+    for (int64_t j = 0; j < n_keys; ++j) axpy_f32(p[j], values + j * stride + i, acc + i, n - i);
+  }
+}
+
 void block_sums_32(const float* x, int64_t n, float* sums) {
   for (int64_t b = 0; b < n / 32; ++b, x += 32) {
     const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
