@@ -139,7 +139,8 @@ void peer_extraction_table(const emovec::DecoderModel& model, const std::string&
     return;
   }
   const double peer_seconds = j["seconds"].get<double>();
-  std::printf("| transformers %s + hooks | %lld | %lld | %.1f | %.2fx |\n",
+  std::printf("| transformers %s + torch %s + hooks | %lld | %lld | %.1f | %.2fx |\n",
+              j.value("transformers", std::string()).c_str(),
               j.value("torch", std::string()).c_str(), j["prompts"].get<long long>(),
               j["tokens"].get<long long>(), peer_seconds, peer_seconds / r.seconds);
   double lowest = 1.0;

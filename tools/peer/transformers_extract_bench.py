@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 EMOTIONS = ["anger", "disgust", "fear", "joy", "sadness"]
@@ -132,7 +133,7 @@ def main():
     means = sums / len(queries)
     result = {"model": path.name, "queries": len(queries), "prompts": len(texts), "tokens": n_tokens,
               "threads": args.threads, "batch": args.batch, "seconds": seconds,
-              "torch": torch.__version__}
+              "torch": torch.__version__, "transformers": transformers.__version__}
     print(f"transformers + hooks: {len(texts)} prompts ({len(queries)} queries, {n_tokens} tokens) "
           f"in {seconds:.1f} s on {args.threads} threads")
     if args.compare:
