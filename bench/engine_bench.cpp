@@ -27,6 +27,7 @@
 #include "emovec/error.h"
 #include "emovec/model_registry.h"
 #include "emovec/steering.h"
+#include "peer_json.h"
 
 namespace {
 
@@ -132,16 +133,7 @@ std::optional<Speed> measure_llamacpp(const std::string& python, const std::stri
                           std::to_string(threads) + " --prompt-tokens " + std::to_string(n_prompt) +
                           " --gen " + std::to_string(n_gen) + " --repeat " +
                           std::to_string(repeat) + " --json 2>/dev/null";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  if (pclose(pipe) != 0) return std::nullopt;
-  const auto start = out.rfind("\n{");
-  const nlohmann::json j = nlohmann::json::parse(
-      start == std::string::npos ? out : out.substr(start + 1), nullptr, false);
+  const nlohmann::json j = emovec::bench::run_peer_json(cmd);
   if (j.is_discarded() || !j.contains("prefill_tps")) return std::nullopt;
   return Speed{j["prefill_tps"].get<double>(), j["decode_tps"].get<double>()};
 }

@@ -29,6 +29,7 @@
 #include "emovec/error.h"
 #include "emovec/extract.h"
 #include "emovec/model_registry.h"
+#include "peer_json.h"
 
 namespace {
 
@@ -114,17 +115,8 @@ void peer_extraction_table(const emovec::DecoderModel& model, const std::string&
                           "' --queries '" + queries_path + "' --max-queries " +
                           std::to_string(n_queries) + " --threads " + std::to_string(threads) +
                           " --compare '" + dir.string() + "' --json 2>/dev/null";
-  std::string out;
-  if (FILE* pipe = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-    if (pclose(pipe) != 0) out.clear();
-  }
+  const nlohmann::json j = emovec::bench::run_peer_json(cmd);
   std::filesystem::remove_all(dir);
-  const auto start = out.rfind("\n{");
-  const nlohmann::json j = nlohmann::json::parse(
-      start == std::string::npos ? out : out.substr(start + 1), nullptr, false);
   std::printf(
       "\n## Extraction beside transformers + forward hooks: prompt mode, first %lld queries, "
       "%d threads\n\n",

@@ -55,6 +55,32 @@ int32_t argmax(std::span<const float> l) {
   return static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
 }
 
+// Fast-path next-token distributions against the exact path's, position by position.
+struct Agreement {
+  int64_t positions = 0, top1 = 0;
+  double kl_sum = 0, kl_max = 0;
+
+  void add(std::span<const float> exact, std::span<const float> fast) {
+    const double kl = kl_divergence(exact, fast);
+    kl_sum += kl;
+    kl_max = std::max(kl_max, kl);
+    top1 += argmax(exact) == argmax(fast);
+    ++positions;
+  }
+  // Prints the figures and checks the fast path's budget: at least 99% top-1 agreement and
+  // mean KL at most 1e-3.
+  void check(const std::string& name) const {
+    const double agreement = static_cast<double>(top1) / static_cast<double>(positions);
+    const double mean_kl = kl_sum / static_cast<double>(positions);
+    std::printf(
+        "[%s] fast vs exact over %lld positions: top-1 agreement %.4f, mean KL %.3g, max KL "
+        "%.3g\n",
+        name.c_str(), static_cast<long long>(positions), agreement, mean_kl, kl_max);
+    EXPECT_GE(agreement, 0.99);
+    EXPECT_LE(mean_kl, 1e-3);
+  }
+};
+
 class FastPath : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FastPath, AgreesWithTheExactPathAndWithLlamaCpp) {
@@ -66,8 +92,7 @@ TEST_P(FastPath, AgreesWithTheExactPathAndWithLlamaCpp) {
   const int64_t n_prompts = golden.get("golden.n_prompts").as_int();
 
   // 1. Teacher-forced along the transformers greedy continuation.
-  int64_t positions = 0, top1_agree = 0;
-  double kl_sum = 0, kl_max = 0;
+  Agreement agreement;
   // 2. Free-running greedy on the fast path, compared with llama.cpp's.
   std::vector<std::vector<int32_t>> greedy(static_cast<size_t>(n_prompts));
   for (int64_t g0 = 0; g0 < n_prompts; g0 += kGroup) {
@@ -93,11 +118,7 @@ TEST_P(FastPath, AgreesWithTheExactPathAndWithLlamaCpp) {
     std::vector<int32_t> next(prompts.size());
     for (size_t step = 0; step < steps; ++step) {
       for (size_t k = 0; k < prompts.size(); ++k) {
-        const double kl = kl_divergence(le.last(k), lf.last(k));
-        kl_sum += kl;
-        kl_max = std::max(kl_max, kl);
-        top1_agree += argmax(le.last(k)) == argmax(lf.last(k));
-        ++positions;
+        agreement.add(le.last(k), lf.last(k));
         greedy[static_cast<size_t>(g0) + k].push_back(argmax(lg.last(k)));
       }
       if (step + 1 == steps) break;
@@ -115,15 +136,7 @@ TEST_P(FastPath, AgreesWithTheExactPathAndWithLlamaCpp) {
       lg = fast.decode(bg);
     }
   }
-  const double agreement = static_cast<double>(top1_agree) / static_cast<double>(positions);
-  const double mean_kl = kl_sum / static_cast<double>(positions);
-  std::printf(
-      "[%s] fast vs exact over %lld positions: top-1 agreement %.4f, mean KL %.3g, max KL "
-      "%.3g\n",
-      name.c_str(), static_cast<long long>(positions), agreement, mean_kl, kl_max);
-  // The fast path's budget: at least 99% top-1 agreement and mean KL at most 1e-3.
-  EXPECT_GE(agreement, 0.99);
-  EXPECT_LE(mean_kl, 1e-3);
+  agreement.check(name);
 
   const nlohmann::json peer =
       testing::read_json(testing::golden_path("llamacpp_greedy_" + name + ".json"));
@@ -156,8 +169,7 @@ TEST(FastPath, KQuantHead) {
   Engine exact(*model, {.n_threads = 2, .n_ctx = 512, .exact = true});
   Engine fast(*model, {.n_threads = 2, .n_ctx = 512, .exact = false});
   constexpr int64_t kPrompts = 10, kSteps = 32;
-  int64_t positions = 0, top1_agree = 0;
-  double kl_sum = 0;
+  Agreement agreement;
   for (int64_t g0 = 0; g0 < kPrompts; g0 += kGroup) {
     std::vector<std::vector<int32_t>> prompts;
     std::vector<SequenceId> se, sf;
@@ -177,10 +189,8 @@ TEST(FastPath, KQuantHead) {
       be.clear();
       bf.clear();
       for (size_t k = 0; k < prompts.size(); ++k) {
-        kl_sum += kl_divergence(le.last(k), lf.last(k));
+        agreement.add(le.last(k), lf.last(k));
         next[k] = argmax(le.last(k));
-        top1_agree += next[k] == argmax(lf.last(k));
-        ++positions;
         be.push_back({se[k], std::span<const int32_t>(&next[k], 1)});
         bf.push_back({sf[k], std::span<const int32_t>(&next[k], 1)});
       }
@@ -188,14 +198,7 @@ TEST(FastPath, KQuantHead) {
       lf = fast.decode(bf);
     }
   }
-  const double agreement = static_cast<double>(top1_agree) / static_cast<double>(positions);
-  const double mean_kl = kl_sum / static_cast<double>(positions);
-  std::printf(
-      "[qwen2.5-coder-1.5b-instruct] fast vs exact over %lld positions: top-1 agreement "
-      "%.4f, mean KL %.3g\n",
-      static_cast<long long>(positions), agreement, mean_kl);
-  EXPECT_GE(agreement, 0.99);
-  EXPECT_LE(mean_kl, 1e-3);
+  agreement.check("qwen2.5-coder-1.5b-instruct");
 }
 
 INSTANTIATE_TEST_SUITE_P(ShippedModels, FastPath,

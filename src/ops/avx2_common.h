@@ -17,8 +17,12 @@ namespace emovec::ops::avx2 {
 // +7%; 2 KB was the best or near it for both. Past a matrix's end the address may be
 // another's or none: a prefetch never faults.
 inline constexpr int64_t kPrefetchAhead = 2048;
+// Requests the lines kPrefetchAhead bytes after the kBytes bytes from p (one per 64 bytes).
+template <int64_t kBytes>
 inline void prefetch_ahead(const uint8_t* p) {
-  _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead), _MM_HINT_T0);
+  for (int64_t b = 0; b < kBytes; b += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + b), _MM_HINT_T0);
+  }
 }
 
 inline float hsum(__m256 v) {

@@ -41,8 +41,7 @@ void q8_0_rows(const uint8_t* row, const Q16Activation& x, int64_t first_block,
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
     const uint8_t* w = row + 34 * b;
-    prefetch_ahead(w);
-    prefetch_ahead(w + 64);
+    prefetch_ahead<68>(w);
     const __m256i w00 = widen16(w + 2), w01 = widen16(w + 18);
     const __m256i w10 = widen16(w + 36), w11 = widen16(w + 52);
     const float h0 = half(w), h1 = half(w + 34);
@@ -94,7 +93,7 @@ void q6_k_rows(const uint8_t* row, const Q16Activation& x, int64_t first_block,
     acc1[t] = _mm256_setzero_ps();
   }
   for (int64_t sb = 0; sb < n / 256; ++sb, row += 210) {
-    for (int line = 0; line < 4; ++line) prefetch_ahead(row + 64 * line);
+    prefetch_ahead<210>(row);
     const uint8_t* ql = row;
     const uint8_t* qh = row + 128;
     const __m256 d = _mm256_set1_ps(half(row + 208));

@@ -81,8 +81,7 @@ float dot_blocks(const uint8_t* row, const Q8Activation& x, int64_t first_block,
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
     const uint8_t* w = row + b * kBytes;
-    prefetch_ahead(w);
-    if constexpr (2 * kBytes > 64) prefetch_ahead(w + 64);
+    prefetch_ahead<2 * kBytes>(w);
     const __m256 s0 = block(w, load256(xq + 32 * b));
     const __m256 s1 = block(w + kBytes, load256(xq + 32 * b + 32));
     acc0 = _mm256_fmadd_ps(group_factors(half(w), xd + 8 * b), s0, acc0);
@@ -126,8 +125,7 @@ void dot_blocks_multi(const uint8_t* row, const Q8Activation& x, int64_t first_b
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
     const uint8_t* w = row + b * kBytes;
-    prefetch_ahead(w);
-    if constexpr (2 * kBytes > 64) prefetch_ahead(w + 64);
+    prefetch_ahead<2 * kBytes>(w);
     const __m256i u0 = unpack(w);
     const __m256i u1 = unpack(w + kBytes);
     const float h0 = half(w);
@@ -277,9 +275,7 @@ float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int
   const __m256i one = _mm256_set1_epi8(1);
   __m256 total = _mm256_setzero_ps(), offset = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, row += kBytes, xq += 256, xd += 64, xs += 8) {
-    prefetch_ahead(row);
-    prefetch_ahead(row + 64);
-    prefetch_ahead(row + 128);
+    prefetch_ahead<kBytes>(row);
     uint8_t sc[8], mn[8];
     scale_min_k4(row + 4, sc, mn);
     // The eight sub-block scales as int16 in both 128-bit lanes (products with the pair sums
@@ -333,7 +329,7 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
   }
   __m256 total = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, row += 210, xq += 256, xd += 64) {
-    for (int line = 0; line < 4; ++line) prefetch_ahead(row + 64 * line);
+    prefetch_ahead<210>(row);
     const uint8_t* ql = row;
     const uint8_t* qh = row + 128;
     const float d = half(row + 208);
