@@ -186,11 +186,10 @@ struct Engine::Impl {
                           scores.data());
         float max_score = -INFINITY;
         for (const float s : scores) max_score = std::max(max_score, s);
+        for (float& s : scores) s -= max_score;
+        ops::exp_f32(scores.data(), n_keys);
         float sum = 0;
-        for (float& s : scores) {
-          s = std::exp(s - max_score);
-          sum += s;
-        }
+        for (const float s : scores) sum += s;
         const float inv = 1.0f / sum;
         for (float& s : scores) s *= inv;
         float* out = attn.data() + row * q_dim + head * hd;
@@ -254,6 +253,16 @@ struct Engine::Impl {
       });
     };
 
+    // The last layer's MLP feeds only the logits and the hooks that read after it: a pass that
+    // asks for neither (prompt-mode extraction at the attention output) stops before it.
+    const int last_layer = static_cast<int>(h.n_layer) - 1;
+    bool last_mlp_read = false;
+    for (const Slice& s : slices) {
+      last_mlp_read = last_mlp_read || (s.logits && (s.all_logits || s.last)) ||
+                      (s.hook != nullptr && (s.hook->wants(last_layer, ActivationSite::MlpOut) ||
+                                             s.hook->wants(last_layer, ActivationSite::Residual)));
+    }
+
     for (int layer = 0; layer < h.n_layer; ++layer) {
       const LayerWeights& L = w.layers[static_cast<size_t>(layer)];
       // Attention sub-block.
@@ -283,14 +292,17 @@ struct Engine::Impl {
         }
       });
       pool.parallel_for(n_rows, 16, [&](int64_t b, int64_t e, int) {
+        thread_local std::vector<float> cos_sin;
+        cos_sin.resize(static_cast<size_t>(hd));
         for (int64_t r = b; r < e; ++r) {
           const auto& [s, i] = row_slices[static_cast<size_t>(r)];
           const int64_t pos = s->seq->length + i;
+          ops::rope_angles(pos, table, cos_sin.data());
           for (int64_t hh = 0; hh < h.n_head; ++hh) {
-            ops::rope(q.data() + r * q_dim + hh * hd, hd, pos, table, h.rope_neox);
+            ops::rope(q.data() + r * q_dim + hh * hd, hd, cos_sin.data(), h.rope_neox);
           }
           for (int64_t hh = 0; hh < h.n_head_kv; ++hh) {
-            ops::rope(k.data() + r * kv_dim + hh * hd, hd, pos, table, h.rope_neox);
+            ops::rope(k.data() + r * kv_dim + hh * hd, hd, cos_sin.data(), h.rope_neox);
           }
           std::copy_n(k.data() + r * kv_dim, kv_dim,
                       s->seq->k[static_cast<size_t>(layer)].data() + pos * kv_dim);
@@ -303,6 +315,7 @@ struct Engine::Impl {
       if (h.sandwich_norms) norm_rows(proj.data(), L.post_attn_norm, proj.data(), d, n_rows);
       call_hooks(slices, layer, ActivationSite::AttentionOut, proj.data());
       ops::add(x.data(), proj.data(), n_rows * d);
+      if (layer == last_layer && !last_mlp_read) break;
 
       // MLP sub-block.
       norm_rows(x.data(), L.ffn_norm, xn.data(), d, n_rows);

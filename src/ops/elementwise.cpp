@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "ops/row_dot.h"
+
 namespace emovec::ops {
 
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
@@ -12,7 +14,23 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
   for (int64_t i = 0; i < n; ++i) out[i] = weight[i] * (x[i] * scale);
 }
 
+void exp_f32(float* x, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::exp_f32(x, n);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+}
+
 void silu_mul(float* gate, const float* up, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::silu_mul(gate, up, n);
+    return;
+  }
+#endif
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];
@@ -28,13 +46,20 @@ void gelu_tanh_mul(float* gate, const float* up, int64_t n) {
   }
 }
 
-void rope(float* v, int64_t head_dim, int64_t position, const RopeTable& table, bool neox) {
-  const int64_t half = head_dim / 2;
+void rope_angles(int64_t position, const RopeTable& table, float* cos_sin) {
   const auto pos = static_cast<float>(position);
+  for (size_t i = 0; i < table.inv_freq.size(); ++i) {
+    const float angle = pos * table.inv_freq[i];
+    cos_sin[2 * i] = std::cos(angle);
+    cos_sin[2 * i + 1] = std::sin(angle);
+  }
+}
+
+void rope(float* v, int64_t head_dim, const float* cos_sin, bool neox) {
+  const int64_t half = head_dim / 2;
   for (int64_t i = 0; i < half; ++i) {
-    const float angle = pos * table.inv_freq[static_cast<size_t>(i)];
-    const float c = std::cos(angle);
-    const float s = std::sin(angle);
+    const float c = cos_sin[2 * i];
+    const float s = cos_sin[2 * i + 1];
     const int64_t a = neox ? i : 2 * i;
     const int64_t b = neox ? i + half : 2 * i + 1;
     const float x0 = v[a];
