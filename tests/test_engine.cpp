@@ -5,12 +5,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "emovec/decoder.h"
 #include "emovec/engine.h"
 #include "emovec/error.h"
+#include "support/activation_capture.h"
 #include "support/test_support.h"
 
 namespace emovec {
@@ -76,6 +80,49 @@ TEST(Engine, ChunkedPrefillEqualsOnePass) {
   const std::vector<float> a = run_alone(whole, ids);
   const std::vector<float> b = run_alone(chunked, ids);
   EXPECT_LT(max_relative_difference(b, a), 1e-5);
+}
+
+// Prompts of 64 tokens or more take the SGEMM attention (scores and weighted values per block
+// of rows, masked); shorter chunks take the per-row kernels. The two must agree at every
+// position and layer: SmolLM2 (grouped queries, 3 per key head) and Gemma-3-270M, whose local
+// layers' 512-position sliding window is shorter than the prompt, so the mask's lower edge
+// moves inside the blocks.
+TEST(Engine, LongPromptAttentionEqualsRowByRow) {
+  const auto gemma = DecoderModel::load(testing::model_path("gemma-3-270m"));
+  for (const auto& [model, n] : {std::pair<const DecoderModel*, int>{&smollm2(), 150},
+                                 std::pair<const DecoderModel*, int>{gemma.get(), 600}}) {
+    const DecoderHyperParams& h = model->hparams();
+    const std::vector<int32_t> ids = tokens(n, 9);
+    std::vector<std::unique_ptr<testing::CaptureAll>> captures;
+    std::vector<std::vector<float>> last;
+    for (const int64_t n_batch : {1024, 32}) {
+      Engine engine(*model, {.n_threads = 2, .n_ctx = 1024, .n_batch = n_batch, .exact = true});
+      captures.push_back(
+          std::make_unique<testing::CaptureAll>(static_cast<int>(h.n_layer), h.n_embd));
+      const BatchEntry e{engine.new_sequence(), ids, false, captures.back().get()};
+      const Logits l = engine.decode(std::span<const BatchEntry>(&e, 1));
+      last.emplace_back(l.last(0).begin(), l.last(0).end());
+    }
+    EXPECT_LT(max_relative_difference(last[1], last[0]), 1e-4) << model->hparams().n_layer;
+    double worst = 0;
+    for (int layer = 0; layer < h.n_layer; ++layer) {
+      ASSERT_EQ(captures[0]->recorded(layer, ActivationSite::AttentionOut), n);
+      ASSERT_EQ(captures[1]->recorded(layer, ActivationSite::AttentionOut), n);
+      for (int64_t pos = 0; pos < n; ++pos) {
+        const std::span<const float> a(captures[0]->row(layer, ActivationSite::AttentionOut, pos),
+                                       static_cast<size_t>(h.n_embd));
+        const std::span<const float> b(captures[1]->row(layer, ActivationSite::AttentionOut, pos),
+                                       static_cast<size_t>(h.n_embd));
+        const double d = max_relative_difference(b, a);
+        worst = std::max(worst, d);
+        ASSERT_LT(d, 1e-4) << "layer " << layer << " position " << pos;
+      }
+    }
+    std::printf(
+        "[%d tokens, %d layers] attention output, one pass vs 32-token chunks: max relative "
+        "difference %.3g\n",
+        n, static_cast<int>(h.n_layer), worst);
+  }
 }
 
 TEST(Engine, AllLogitsRowsEqualIncrementalDecoding) {

@@ -151,22 +151,100 @@ struct Engine::Impl {
     }
   }
 
+  // Attention of the rows of slices with at least kGemmAttentionRows new tokens (long prompts),
+  // per (slice, head, block of rows): scores and weighted values as two SGEMMs over the block's
+  // keys, the causal (and sliding-window) mask applied to the scores. The per-row kernels do
+  // the same sums a key at a time, several times slower on long prompts.
+  static constexpr int64_t kGemmAttentionRows = 64;
+  static constexpr int64_t kGemmAttentionBlock = 64;
+
+  void attention_gemm(const std::vector<const Slice*>& long_slices, int layer) {
+    const int64_t hd = h.head_dim;
+    const int64_t q_dim = h.n_head * hd;
+    const int64_t kv_dim = h.n_head_kv * hd;
+    const int64_t group = h.n_head / h.n_head_kv;
+    const bool sliding = h.layer_sliding[static_cast<size_t>(layer)] != 0 && h.sliding_window > 0;
+    struct Item {
+      const Slice* slice;
+      int64_t head, first, count;  // rows first .. first + count - 1 of the slice
+    };
+    std::vector<Item> items;
+    for (const Slice* s : long_slices) {
+      for (int64_t first = 0; first < s->n; first += kGemmAttentionBlock) {
+        for (int64_t head = 0; head < h.n_head; ++head) {
+          items.push_back({s, head, first, std::min(kGemmAttentionBlock, s->n - first)});
+        }
+      }
+    }
+    pool.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t begin, int64_t end, int) {
+      thread_local std::vector<float> scores;
+      for (int64_t it = begin; it < end; ++it) {
+        const Item& item = items[static_cast<size_t>(it)];
+        const Slice& slice = *item.slice;
+        const int64_t pos0 = slice.seq->length + item.first;  // position of the block's first row
+        const int64_t last = pos0 + item.count - 1;
+        const int64_t lo0 = sliding ? std::max<int64_t>(0, pos0 - h.sliding_window + 1) : 0;
+        const int64_t n_keys = last - lo0 + 1;  // keys lo0 .. last cover every row of the block
+        const float* qv = q.data() + (slice.row + item.first) * q_dim + item.head * hd;
+        const auto kv = static_cast<size_t>(layer);
+        const float* kc = slice.seq->k[kv].data() + lo0 * kv_dim + (item.head / group) * hd;
+        const float* vc = slice.seq->v[kv].data() + lo0 * kv_dim + (item.head / group) * hd;
+        scores.resize(static_cast<size_t>(item.count * n_keys));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(item.count),
+                    static_cast<int>(n_keys), static_cast<int>(hd), h.attention_scale, qv,
+                    static_cast<int>(q_dim), kc, static_cast<int>(kv_dim), 0.0f, scores.data(),
+                    static_cast<int>(n_keys));
+        for (int64_t i = 0; i < item.count; ++i) {
+          // Row i sees keys lo .. pos (relative to lo0); the others get probability 0.
+          const int64_t pos = pos0 + i;
+          const int64_t lo = sliding ? std::max<int64_t>(0, pos - h.sliding_window + 1) : 0;
+          float* row = scores.data() + i * n_keys;
+          const int64_t a = lo - lo0, b = pos - lo0 + 1;
+          std::fill(row, row + a, 0.0f);
+          std::fill(row + b, row + n_keys, 0.0f);
+          float max_score = -INFINITY;
+          for (int64_t j = a; j < b; ++j) max_score = std::max(max_score, row[j]);
+          for (int64_t j = a; j < b; ++j) row[j] -= max_score;
+          ops::exp_f32(row + a, b - a);
+          float sum = 0;
+          for (int64_t j = a; j < b; ++j) sum += row[j];
+          const float inv = 1.0f / sum;
+          for (int64_t j = a; j < b; ++j) row[j] *= inv;
+        }
+        float* out = attn.data() + (slice.row + item.first) * q_dim + item.head * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(item.count),
+                    static_cast<int>(hd), static_cast<int>(n_keys), 1.0f, scores.data(),
+                    static_cast<int>(n_keys), vc, static_cast<int>(kv_dim), 0.0f, out,
+                    static_cast<int>(q_dim));
+      }
+    });
+  }
+
   void attention(const std::vector<Slice>& slices, int layer, int64_t n_rows) {
     const int64_t hd = h.head_dim;
     const int64_t q_dim = h.n_head * hd;
     const int64_t kv_dim = h.n_head_kv * hd;
     const int64_t group = h.n_head / h.n_head_kv;
     const bool sliding = h.layer_sliding[static_cast<size_t>(layer)] != 0 && h.sliding_window > 0;
-    // Work item = (row, head); rows are found through the slices.
+    std::vector<const Slice*> long_slices;
+    for (const Slice& s : slices) {
+      if (s.n >= kGemmAttentionRows) long_slices.push_back(&s);
+    }
+    if (!long_slices.empty()) attention_gemm(long_slices, layer);
+    // Work item = (row, head) of the other slices; rows are found through the slices.
     std::vector<std::pair<const Slice*, int64_t>> rows;
     rows.reserve(static_cast<size_t>(n_rows));
     for (const Slice& s : slices) {
+      if (s.n >= kGemmAttentionRows) continue;
       for (int64_t i = 0; i < s.n; ++i) rows.emplace_back(&s, i);
     }
-    const int64_t items = n_rows * h.n_head;
+    const auto items = static_cast<int64_t>(rows.size()) * h.n_head;
+    if (items == 0) return;
     // Short attention (one new token, a short context) costs less than waking the workers.
     int64_t keys = 0;
-    for (const Slice& s : slices) keys += s.n * (s.seq->length + s.n);
+    for (const Slice& s : slices) {
+      if (s.n < kGemmAttentionRows) keys += s.n * (s.seq->length + s.n);
+    }
     const int64_t grain =
         keys * h.n_head * hd < (1 << 16) ? items : std::max<int64_t>(1, items / (pool.size() * 32));
     pool.parallel_for(items, grain, [&](int64_t begin, int64_t end, int) {
