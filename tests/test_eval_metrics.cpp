@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "emovec/error.h"
@@ -34,6 +36,15 @@ TEST(EvalMetrics, WhitespaceTokensSplitOnAnyAsciiSpace) {
   EXPECT_EQ(whitespace_tokens("  Hello,\tworld!\r\nok "),
             (std::vector<std::string>{"Hello,", "world!", "ok"}));
   EXPECT_TRUE(whitespace_tokens("").empty());
+}
+
+TEST(EvalMetrics, LabelPositionFindsTheFirstMatch) {
+  const std::vector<std::string> labels = {"anger", "joy", "neutral", "joy"};
+  EXPECT_EQ(label_position(labels, "anger"), std::optional<size_t>(0));
+  EXPECT_EQ(label_position(labels, "joy"), std::optional<size_t>(1));
+  EXPECT_EQ(label_position(labels, "neutral"), std::optional<size_t>(2));
+  EXPECT_FALSE(label_position(labels, "fear").has_value());
+  EXPECT_FALSE(label_position({}, "joy").has_value());
 }
 
 TEST(EvalMetrics, TopLabelCreditSharesTies) {

@@ -16,12 +16,6 @@ bool is_label_name(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= 'a' && c <= 'z'; });
 }
 
-std::optional<size_t> index_of(const std::vector<std::string>& list, const std::string& name) {
-  const auto it = std::find(list.begin(), list.end(), name);
-  if (it == list.end()) return std::nullopt;
-  return static_cast<size_t>(it - list.begin());
-}
-
 std::string ratio_text(int64_t correct, int64_t total) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3f (%lld/%lld)",
@@ -76,12 +70,12 @@ ScorerAccuracy scorer_accuracy(EmotionScorer& scorer, const LabelledSet& set) {
                                               std::end(kTargetEmotions));
   std::vector<size_t> targets;
   for (const char* t : kTargetEmotions) {
-    const auto i = index_of(labels, t);
+    const auto i = label_position(labels, t);
     if (!i) throw Error("the scorer " + scorer.name() + " has no label '" + t + "'");
     targets.push_back(*i);
   }
   const bool covers_all = std::all_of(set.labels.begin(), set.labels.end(), [&](const auto& l) {
-    return index_of(labels, l).has_value();
+    return label_position(labels, l).has_value();
   });
 
   ScorerAccuracy a;
@@ -94,7 +88,8 @@ ScorerAccuracy scorer_accuracy(EmotionScorer& scorer, const LabelledSet& set) {
     a.columns = target_names;
   }
   for (const std::string& l : set.labels) {
-    if (!index_of(a.rows, l) && (covers_all || index_of(a.columns, l))) a.rows.push_back(l);
+    if (!label_position(a.rows, l) && (covers_all || label_position(a.columns, l)))
+      a.rows.push_back(l);
   }
   a.confusion.assign(a.rows.size(), std::vector<int64_t>(a.columns.size()));
 
@@ -104,18 +99,18 @@ ScorerAccuracy scorer_accuracy(EmotionScorer& scorer, const LabelledSet& set) {
   for (size_t t = 0; t < rows.size(); ++t) {
     const std::string& truth = set.labels[t];
     const size_t target_top = top_label(rows[t], targets);
-    if (index_of(target_names, truth)) {
+    if (label_position(target_names, truth)) {
       ++a.target_texts;
       a.target_correct += labels[target_top] == truth;
     }
-    const auto row = index_of(a.rows, truth);
+    const auto row = label_position(a.rows, truth);
     if (covers_all) {
       const size_t top = top_label(rows[t], all);
       ++*a.all_texts;
       *a.all_correct += labels[top] == truth;
       ++a.confusion[*row][top];
     } else if (row) {
-      ++a.confusion[*row][*index_of(a.columns, labels[target_top])];
+      ++a.confusion[*row][*label_position(a.columns, labels[target_top])];
     }
   }
   return a;

@@ -533,14 +533,9 @@ nlohmann::ordered_json build_report(Engine& engine, const SentenceEncoder& encod
   for (EmotionScorer* scorer : scorers) {
     const std::vector<std::vector<double>> rows = scorer->score(texts);
     const std::vector<std::string>& labels = scorer->labels();
-    const auto label_index = [&](const std::string& name) -> std::optional<size_t> {
-      const auto it = std::find(labels.begin(), labels.end(), name);
-      if (it == labels.end()) return std::nullopt;
-      return static_cast<size_t>(it - labels.begin());
-    };
     std::vector<size_t> targets;
     for (const char* t : kTargetEmotions) {
-      if (const auto i = label_index(t)) targets.push_back(*i);
+      if (const auto i = label_position(labels, t)) targets.push_back(*i);
     }
     if (targets.size() == std::size(kTargetEmotions)) {
       std::vector<size_t> tops;
@@ -558,7 +553,7 @@ nlohmann::ordered_json build_report(Engine& engine, const SentenceEncoder& encod
       for (size_t i = 0; i < labels.size(); ++i) candidates.push_back(i);
     } else {
       for (const char* t : kTargetEmotions) {
-        if (const auto i = label_index(t)) candidates.push_back(*i);
+        if (const auto i = label_position(labels, t)) candidates.push_back(*i);
       }
     }
     const auto cell_rows = [&](const std::vector<size_t>& cell) {
@@ -574,14 +569,14 @@ nlohmann::ordered_json build_report(Engine& engine, const SentenceEncoder& encod
                {"top_among", top_among}};
     sr["probability"] = table(
         s, index, [&](const std::string& e, const std::string&, const std::vector<size_t>& cell) {
-          const auto t = label_index(e);
+          const auto t = label_position(labels, e);
           if (!t || std::find(candidates.begin(), candidates.end(), *t) == candidates.end()) {
             return std::optional<double>{};
           }
           return probability_score(cell_rows(cell), candidates, *t);
         });
     const auto absolute = [&](const std::string& e, const std::vector<size_t>& cell) {
-      const auto t = label_index(e);
+      const auto t = label_position(labels, e);
       if (!t) return std::optional<double>{};
       return absolute_score(cell_rows(cell), *t);
     };

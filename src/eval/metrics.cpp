@@ -8,6 +8,13 @@
 
 namespace emovec::eval {
 
+std::optional<size_t> label_position(const std::vector<std::string>& labels,
+                                     const std::string& name) {
+  const auto it = std::find(labels.begin(), labels.end(), name);
+  if (it == labels.end()) return std::nullopt;
+  return static_cast<size_t>(it - labels.begin());
+}
+
 double top_label_credit(std::span<const double> row, std::span<const size_t> candidates,
                         size_t target) {
   if (target >= row.size()) throw Error("top label: the target label is outside the scores");

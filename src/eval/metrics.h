@@ -10,6 +10,10 @@
 
 namespace emovec::eval {
 
+// The position of `name` in a scorer's label list, nullopt when it is not there.
+std::optional<size_t> label_position(const std::vector<std::string>& labels,
+                                     const std::string& name);
+
 // Whether `target` is the top label of one scorer row, counting only the labels in
 // `candidates` (indices into the row): 1 when it alone has the largest value, 1/k when k
 // candidates share the largest value and it is one of them, else 0. Throws Error when

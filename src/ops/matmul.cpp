@@ -139,54 +139,65 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
     pool.parallel_for(total_rows, grain, [&](int64_t begin, int64_t end, int) {
       Scratch& s = scratch();
       RowRef ref = locate(begin);
-      for (int64_t r = begin; r < end; ++r, ++ref.row) {
+      // The chunk's rows, a run of consecutive rows of one matrix at a time: its kernel is
+      // chosen once per run.
+      for (int64_t r = begin; r < end;) {
         while (ref.row == ref.target->weight->rows) {  // on to the next matrix
           ++ref.index;
           ref.target = &targets[ref.index];
           ref.row = 0;
         }
         const WeightMatrix& w = *ref.target->weight;
+        const int64_t run = std::min(end - r, w.rows - ref.row);
         const uint8_t* row = w.data + static_cast<uint64_t>(ref.row) * w.row_bytes;
-        const auto [q8_dot, q8_multi, q16_dot, q16_multi, dot, dot_multi] = kernels[ref.index];
         float* y = ref.target->y + ref.row;
         const int64_t y_stride = ref.target->y_stride;
+        r += run;
+        ref.row += run;
+        const auto [q8_dot, q8_multi, q16_dot, q16_multi, dot, dot_multi] = kernels[ref.index];
         static_assert(kQ8MultiRows <= 4 && kQ16MultiRows <= 4 && kRowDotMultiRows <= 4);
+        if (q8_dot != nullptr && n_tokens == 1) {  // a decoding step of one sequence
+          for (int64_t i = 0; i < run; ++i, row += w.row_bytes) y[i] = q8_dot(row, q8, 0, w.cols);
+          continue;
+        }
         float out[4];
-        if (q8_multi != nullptr) {
-          for (int64_t t = 0; t < n_tokens; t += kQ8MultiRows) {
-            const int count = static_cast<int>(std::min<int64_t>(kQ8MultiRows, n_tokens - t));
-            q8_multi(row, q8, t * blocks_per_token, blocks_per_token, w.cols, count, out);
-            for (int i = 0; i < count; ++i) y[(t + i) * y_stride] = out[i];
-          }
-        } else if (q16_multi != nullptr) {
-          for (int64_t t = 0; t < n_tokens; t += kQ16MultiRows) {
-            const int count = static_cast<int>(std::min<int64_t>(kQ16MultiRows, n_tokens - t));
-            q16_multi(row, q16, t * blocks_per_token, blocks_per_token, w.cols, count, out);
-            for (int i = 0; i < count; ++i) y[(t + i) * y_stride] = out[i];
-          }
-        } else if (dot_multi != nullptr) {
-          for (int64_t t = 0; t < n_tokens; t += kRowDotMultiRows) {
-            const int count = static_cast<int>(std::min<int64_t>(kRowDotMultiRows, n_tokens - t));
-            dot_multi(row, x + t * x_stride, x_stride, w.cols, count, out);
-            for (int i = 0; i < count; ++i) y[(t + i) * y_stride] = out[i];
-          }
-        } else if (q8_dot != nullptr) {
-          for (int64_t t = 0; t < n_tokens; ++t) {
-            y[t * y_stride] = q8_dot(row, q8, t * blocks_per_token, w.cols);
-          }
-        } else if (q16_dot != nullptr) {
-          for (int64_t t = 0; t < n_tokens; ++t) {
-            y[t * y_stride] = q16_dot(row, q16, t * blocks_per_token, w.cols);
-          }
-        } else if (dot != nullptr) {
-          for (int64_t t = 0; t < n_tokens; ++t) {
-            y[t * y_stride] = dot(row, x + t * x_stride, sums.data() + t * sums_stride, w.cols);
-          }
-        } else {
-          s.row.resize(static_cast<size_t>(w.cols));
-          dequantize(w.type, row, s.row.data(), w.cols);
-          for (int64_t t = 0; t < n_tokens; ++t) {
-            y[t * y_stride] = dot_f32(s.row.data(), x + t * x_stride, w.cols);
+        for (int64_t i = 0; i < run; ++i, row += w.row_bytes, ++y) {
+          if (q8_multi != nullptr) {
+            for (int64_t t = 0; t < n_tokens; t += kQ8MultiRows) {
+              const int count = static_cast<int>(std::min<int64_t>(kQ8MultiRows, n_tokens - t));
+              q8_multi(row, q8, t * blocks_per_token, blocks_per_token, w.cols, count, out);
+              for (int j = 0; j < count; ++j) y[(t + j) * y_stride] = out[j];
+            }
+          } else if (q16_multi != nullptr) {
+            for (int64_t t = 0; t < n_tokens; t += kQ16MultiRows) {
+              const int count = static_cast<int>(std::min<int64_t>(kQ16MultiRows, n_tokens - t));
+              q16_multi(row, q16, t * blocks_per_token, blocks_per_token, w.cols, count, out);
+              for (int j = 0; j < count; ++j) y[(t + j) * y_stride] = out[j];
+            }
+          } else if (dot_multi != nullptr) {
+            for (int64_t t = 0; t < n_tokens; t += kRowDotMultiRows) {
+              const int count = static_cast<int>(std::min<int64_t>(kRowDotMultiRows, n_tokens - t));
+              dot_multi(row, x + t * x_stride, x_stride, w.cols, count, out);
+              for (int j = 0; j < count; ++j) y[(t + j) * y_stride] = out[j];
+            }
+          } else if (q8_dot != nullptr) {
+            for (int64_t t = 0; t < n_tokens; ++t) {
+              y[t * y_stride] = q8_dot(row, q8, t * blocks_per_token, w.cols);
+            }
+          } else if (q16_dot != nullptr) {
+            for (int64_t t = 0; t < n_tokens; ++t) {
+              y[t * y_stride] = q16_dot(row, q16, t * blocks_per_token, w.cols);
+            }
+          } else if (dot != nullptr) {
+            for (int64_t t = 0; t < n_tokens; ++t) {
+              y[t * y_stride] = dot(row, x + t * x_stride, sums.data() + t * sums_stride, w.cols);
+            }
+          } else {
+            s.row.resize(static_cast<size_t>(w.cols));
+            dequantize(w.type, row, s.row.data(), w.cols);
+            for (int64_t t = 0; t < n_tokens; ++t) {
+              y[t * y_stride] = dot_f32(s.row.data(), x + t * x_stride, w.cols);
+            }
           }
         }
       }
