@@ -202,14 +202,7 @@ struct Engine::Impl {
           const int64_t a = lo - lo0, b = pos - lo0 + 1;
           std::fill(row, row + a, 0.0f);
           std::fill(row + b, row + n_keys, 0.0f);
-          float max_score = -INFINITY;
-          for (int64_t j = a; j < b; ++j) max_score = std::max(max_score, row[j]);
-          for (int64_t j = a; j < b; ++j) row[j] -= max_score;
-          ops::exp_f32(row + a, b - a);
-          float sum = 0;
-          for (int64_t j = a; j < b; ++j) sum += row[j];
-          const float inv = 1.0f / sum;
-          for (int64_t j = a; j < b; ++j) row[j] *= inv;
+          ops::softmax(row + a, b - a);
         }
         float* out = attn.data() + (slice.row + item.first) * q_dim + item.head * hd;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(item.count),
@@ -262,14 +255,7 @@ struct Engine::Impl {
         scores.resize(static_cast<size_t>(n_keys));
         ops::dot_f32_keys(qv, kc + lo * kv_dim, kv_dim, n_keys, hd, h.attention_scale,
                           scores.data());
-        float max_score = -INFINITY;
-        for (const float s : scores) max_score = std::max(max_score, s);
-        for (float& s : scores) s -= max_score;
-        ops::exp_f32(scores.data(), n_keys);
-        float sum = 0;
-        for (const float s : scores) sum += s;
-        const float inv = 1.0f / sum;
-        for (float& s : scores) s *= inv;
+        ops::softmax(scores.data(), n_keys);
         float* out = attn.data() + row * q_dim + head * hd;
         std::fill_n(out, hd, 0.0f);
         ops::axpy_f32_keys(scores.data(), vc + lo * kv_dim, kv_dim, n_keys, hd, out);

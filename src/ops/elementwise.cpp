@@ -1,5 +1,6 @@
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ops/row_dot.h"
@@ -22,6 +23,17 @@ void exp_f32(float* x, int64_t n) {
   }
 #endif
   for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+}
+
+void softmax(float* x, int64_t n) {
+  float max_score = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) max_score = std::max(max_score, x[j]);
+  for (int64_t j = 0; j < n; ++j) x[j] -= max_score;
+  exp_f32(x, n);
+  float sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += x[j];
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; ++j) x[j] *= inv;
 }
 
 void silu_mul(float* gate, const float* up, int64_t n) {

@@ -13,6 +13,10 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 // x[i] = std::exp(x[i]), with the C library's results bit for bit (AVX2 when the CPU has it).
 void exp_f32(float* x, int64_t n);
 
+// x = softmax(x) over n > 0 values: the maximum subtracted, exp_f32, then each divided by the sum
+// (summed in order), as a multiplication by its inverse.
+void softmax(float* x, int64_t n);
+
 // gate[i] = act(gate[i]) * up[i]. SiLU is g / (1 + exp(-g)) * up with exp as exp_f32's.
 void silu_mul(float* gate, const float* up, int64_t n);
 void gelu_tanh_mul(float* gate, const float* up, int64_t n);
