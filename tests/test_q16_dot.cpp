@@ -137,20 +137,17 @@ TEST(Q16Dot, MultiRowKernelsEqualTheOneRowKernelBitForBit) {
     const Q16DotMultiFn multi = q16_dot_multi_kernel(type);
     if (multi == nullptr) GTEST_SKIP() << "no AVX2 on this CPU";
     for (int64_t n : lengths(type)) {
-      constexpr int64_t kRows = 6;
+      constexpr int64_t kRows = 2 * kQ16MultiRows + 1;  // rows 1, 3, 5, ...: spaced apart
       const std::vector<uint8_t> row = random_row(type, n, rng);
       const std::vector<float> x = random_activations(kRows * n, rng);
       Q16Activation a;
       quantize_activation16_rows(x.data(), n, kRows, n, a);
       const int64_t bpt = n / 32;
-      for (int count = 1; count <= 4; ++count) {
-        // Rows 1, 3, 5 (stride 2); rows 2..5 when there are four.
-        const int64_t first = count == 4 ? 2 : 1;
-        const int64_t stride = count == 4 ? 1 : 2;
-        float out[4];
-        multi(row.data(), a, first * bpt, stride * bpt, n, count, out);
+      for (int count = 1; count <= kQ16MultiRows; ++count) {
+        float out[kQ16MultiRows];
+        multi(row.data(), a, bpt, 2 * bpt, n, count, out);
         for (int t = 0; t < count; ++t) {
-          const float one = q16_dot_kernel(type)(row.data(), a, (first + t * stride) * bpt, n);
+          const float one = q16_dot_kernel(type)(row.data(), a, (1 + 2 * t) * bpt, n);
           EXPECT_EQ(std::memcmp(&out[t], &one, sizeof one), 0)
               << "n " << n << " count " << count << " row " << t << ": " << out[t] << " vs " << one;
         }

@@ -145,8 +145,8 @@ TEST(Q8Dot, MatchesPortableKernelAndExactDot) {
 }
 
 // The multi-row kernels (batched decoding) give every row the bits of the one-row kernel, for
-// 1 to 4 rows spaced apart in one activation buffer: what makes a sequence's logits independent
-// of how many others share its decoding step.
+// 1 to kQ8MultiRows rows spaced apart in one activation buffer: what makes a sequence's logits
+// independent of how many others share its decoding step.
 TEST(Q8Dot, MultiRowKernelsEqualTheOneRowKernelBitForBit) {
   std::mt19937 rng(7);
   const bool avx2 = cpu_has_avx2();
@@ -159,28 +159,24 @@ TEST(Q8Dot, MultiRowKernelsEqualTheOneRowKernelBitForBit) {
     EXPECT_EQ(float_multi != nullptr, avx2 && type == TensorType::Q8_0);
     if (multi == nullptr && float_multi == nullptr) continue;
     for (int64_t n : lengths(type)) {
-      constexpr int64_t kRows = 6;  // rows 1, 3, 5, 2: spaced, out of order
+      constexpr int64_t kRows = 2 * kQ8MultiRows + 1;  // rows 1, 3, 5, ...: spaced apart
       const std::vector<uint8_t> row = random_row(type, n, rng);
       const std::vector<float> x = random_activations(kRows * n, rng);
       Q8Activation a;
       quantize_activation_rows(x.data(), n, kRows, n, a);
       const int64_t bpt = n / 32;
-      for (int count = 1; count <= 4; ++count) {
-        float out[4];
+      for (int count = 1; count <= kQ8MultiRows; ++count) {
+        float out[kQ8MultiRows];
         if (multi != nullptr) {
-          // Rows 1, 3, 5 (stride 2), and row 2 for the fourth (stride 2 from row 1 would pass
-          // the buffer: use stride 1 from row 2 instead when count is 4).
-          const int64_t first = count == 4 ? 2 : 1;
-          const int64_t stride = count == 4 ? 1 : 2;
-          multi(row.data(), a, first * bpt, stride * bpt, n, count, out);
+          multi(row.data(), a, bpt, 2 * bpt, n, count, out);
           for (int t = 0; t < count; ++t) {
-            const float one = q8_dot_kernel(type)(row.data(), a, (first + t * stride) * bpt, n);
+            const float one = q8_dot_kernel(type)(row.data(), a, (1 + 2 * t) * bpt, n);
             EXPECT_EQ(std::memcmp(&out[t], &one, sizeof one), 0)
                 << "n " << n << " count " << count << " row " << t << ": " << out[t] << " vs "
                 << one;
           }
         }
-        if (float_multi != nullptr) {
+        if (float_multi != nullptr && count <= kRowDotMultiRows) {
           // Rows 1, 2, ... (stride n floats).
           float_multi(row.data(), x.data() + n, n, n, count, out);
           for (int t = 0; t < count; ++t) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace emovec::ops::avx2 {
 
@@ -23,6 +24,17 @@ inline void prefetch_ahead(const uint8_t* p) {
   for (int64_t b = 0; b < kBytes; b += 64) {
     _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + b), _MM_HINT_T0);
   }
+}
+
+// Calls f.template operator()<k>() with k = count, for count in 1..kMax (larger: kMax): the
+// multi-row kernels are instantiated for each row count.
+template <int kMax, typename F>
+inline void for_row_count(int count, F&& f) {
+  const int k = count < 1 ? 1 : (count > kMax ? kMax : count);
+  [&]<int... kIs>(std::integer_sequence<int, kIs...>) {
+    (void)((k == kIs + 1 ? (f.template operator()<kIs + 1>(), true) : false) || ...);
+  }
+  (std::make_integer_sequence<int, kMax>{});
 }
 
 inline float hsum(__m256 v) {

@@ -69,7 +69,7 @@ RowKernels row_kernels(TensorType type, bool use_q8, bool use_q16, int64_t n_tok
   k.q8 = use_q8 ? q8_dot_kernel(type) : nullptr;
   k.q16 = use_q16 ? q16_dot_kernel(type) : nullptr;
   k.dot = row_dot_kernel(type);
-  // Several token rows: kernels that decode each weight block once for up to four of them,
+  // Several token rows: kernels that decode each weight block once for several of them,
   // with the same bits per row as the one-row kernels.
   if (n_tokens > 1) {
     if (k.q8 != nullptr) {
@@ -155,12 +155,14 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
         r += run;
         ref.row += run;
         const auto [q8_dot, q8_multi, q16_dot, q16_multi, dot, dot_multi] = kernels[ref.index];
-        static_assert(kQ8MultiRows <= 4 && kQ16MultiRows <= 4 && kRowDotMultiRows <= 4);
+        constexpr int kMaxMulti = 8;
+        static_assert(kQ8MultiRows <= kMaxMulti && kQ16MultiRows <= kMaxMulti &&
+                      kRowDotMultiRows <= kMaxMulti);
         if (q8_dot != nullptr && n_tokens == 1) {  // a decoding step of one sequence
           for (int64_t i = 0; i < run; ++i, row += w.row_bytes) y[i] = q8_dot(row, q8, 0, w.cols);
           continue;
         }
-        float out[4];
+        float out[kMaxMulti];
         for (int64_t i = 0; i < run; ++i, row += w.row_bytes, ++y) {
           if (q8_multi != nullptr) {
             for (int64_t t = 0; t < n_tokens; t += kQ8MultiRows) {

@@ -40,7 +40,7 @@ Q16DotFn q16_dot_kernel(TensorType type);
 // for t < count, row t's blocks starting at first_block + t * block_stride. Every result has the
 // same bits as q16_dot_kernel's for that row alone. nullptr where q16_dot_kernel has none or the
 // CPU lacks AVX2.
-inline constexpr int kQ16MultiRows = 4;
+inline constexpr int kQ16MultiRows = 8;
 using Q16DotMultiFn = void (*)(const uint8_t* row, const Q16Activation& x, int64_t first_block,
                                int64_t block_stride, int64_t n, int count, float* out);
 Q16DotMultiFn q16_dot_multi_kernel(TensorType type);

@@ -21,55 +21,69 @@ inline __m256i widen16(const uint8_t* p) {
   return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// Q8_0 for kT activation rows: each block's codes are widened once for all rows. Two blocks per
-// step, each with its own accumulator, hide the fma latency; per row the operations and their
-// order do not depend on kT, so every row gets the one-row kernel's bits.
+// Q8_0 for kT activation rows: each block's codes are widened once for all rows. A row's blocks
+// form two chains, the first half of the row and the rest, each with its own accumulator; the
+// result is the sum of the two. Per row the operations and their order do not depend on kT, so
+// every row gets the one-row kernel's bits. Alone, a row runs its two chains in step (one fma
+// chain alone would be the limit); beside others, the chains run one after the other, so that
+// eight rows need eight accumulators.
 template <int kT>
-void q8_0_rows(const uint8_t* row, const Q16Activation& x, int64_t first_block,
-               int64_t block_stride, int64_t blocks, float* out) {
+[[gnu::always_inline]] inline void q8_0_rows(const uint8_t* row, const Q16Activation& x,
+                                             int64_t first_block, int64_t block_stride,
+                                             int64_t blocks, float* out) {
   const int16_t* xq[kT];
   const float* xd[kT];
-  __m256 acc0[kT], acc1[kT];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int t = 0; t < kT; ++t) {
     const int64_t first = first_block + t * block_stride;
     xq[t] = x.q.data() + 32 * first;
     xd[t] = x.d.data() + first;
-    acc0[t] = _mm256_setzero_ps();
-    acc1[t] = _mm256_setzero_ps();
   }
-  int64_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {
-    const uint8_t* w = row + 34 * b;
-    prefetch_ahead<68>(w);
-    const __m256i w00 = widen16(w + 2), w01 = widen16(w + 18);
-    const __m256i w10 = widen16(w + 36), w11 = widen16(w + 52);
-    const float h0 = half(w), h1 = half(w + 34);
-#pragma GCC unroll 4
-    for (int t = 0; t < kT; ++t) {
-      const int16_t* p = xq[t] + 32 * b;
-      const __m256i s0 = _mm256_add_epi32(_mm256_madd_epi16(w00, load256(p)),
-                                          _mm256_madd_epi16(w01, load256(p + 16)));
-      const __m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(w10, load256(p + 32)),
-                                          _mm256_madd_epi16(w11, load256(p + 48)));
-      acc0[t] = _mm256_fmadd_ps(_mm256_set1_ps(h0 * xd[t][b]), _mm256_cvtepi32_ps(s0), acc0[t]);
-      acc1[t] = _mm256_fmadd_ps(_mm256_set1_ps(h1 * xd[t][b + 1]), _mm256_cvtepi32_ps(s1), acc1[t]);
+  // Block b (codes widened to w0, w1; d_w = h) of row t into acc.
+  const auto step = [&](__m256 acc, __m256i w0, __m256i w1, float h, int t, int64_t b) {
+    const int16_t* p = xq[t] + 32 * b;
+    const __m256i s =
+        _mm256_add_epi32(_mm256_madd_epi16(w0, load256(p)), _mm256_madd_epi16(w1, load256(p + 16)));
+    return _mm256_fmadd_ps(_mm256_set1_ps(h * xd[t][b]), _mm256_cvtepi32_ps(s), acc);
+  };
+  const int64_t split = blocks / 2;  // the second chain starts here
+  if constexpr (kT == 1) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t k = 0; k < split; ++k) {
+      const uint8_t* w = row + 34 * k;
+      const uint8_t* v = row + 34 * (split + k);
+      prefetch_ahead<34>(w);
+      prefetch_ahead<34>(v);
+      acc0 = step(acc0, widen16(w + 2), widen16(w + 18), half(w), 0, k);
+      acc1 = step(acc1, widen16(v + 2), widen16(v + 18), half(v), 0, split + k);
     }
-  }
-  if (b < blocks) {
-    const uint8_t* w = row + 34 * b;
-    const __m256i w0 = widen16(w + 2), w1 = widen16(w + 18);
-    const float h = half(w);
-#pragma GCC unroll 4
-    for (int t = 0; t < kT; ++t) {
-      const int16_t* p = xq[t] + 32 * b;
-      const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(w0, load256(p)),
-                                         _mm256_madd_epi16(w1, load256(p + 16)));
-      acc0[t] = _mm256_fmadd_ps(_mm256_set1_ps(h * xd[t][b]), _mm256_cvtepi32_ps(s), acc0[t]);
+    if (2 * split < blocks) {
+      const uint8_t* w = row + 34 * (blocks - 1);
+      acc1 = step(acc1, widen16(w + 2), widen16(w + 18), half(w), 0, blocks - 1);
     }
+    out[0] = hsum(_mm256_add_ps(acc0, acc1));
+  } else {
+    __m256 total[kT], acc[kT];
+    for (int chain = 0; chain < 2; ++chain) {
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) acc[t] = _mm256_setzero_ps();
+      const int64_t end = chain == 0 ? split : blocks;
+      for (int64_t b = chain == 0 ? 0 : split; b < end; ++b) {
+        const uint8_t* w = row + 34 * b;
+        prefetch_ahead<34>(w);
+        const __m256i w0 = widen16(w + 2), w1 = widen16(w + 18);
+        const float h = half(w);
+#pragma GCC unroll 8
+        for (int t = 0; t < kT; ++t) acc[t] = step(acc[t], w0, w1, h, t, b);
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        total[t] = chain == 0 ? acc[t] : _mm256_add_ps(total[t], acc[t]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) out[t] = hsum(total[t]);
   }
-#pragma GCC unroll 4
-  for (int t = 0; t < kT; ++t) out[t] = hsum(_mm256_add_ps(acc0[t], acc1[t]));
 }
 
 // Q6_K for kT activation rows. Sub-block s (16 elements) of a super-block has the factor
@@ -149,30 +163,17 @@ float dot_q6_k(const uint8_t* row, const Q16Activation& x, int64_t first_block, 
 
 void multi_q8_0(const uint8_t* row, const Q16Activation& x, int64_t first, int64_t stride,
                 int64_t n, int count, float* out) {
-  switch (count) {
-    case 1:
-      return q8_0_rows<1>(row, x, first, stride, n / 32, out);
-    case 2:
-      return q8_0_rows<2>(row, x, first, stride, n / 32, out);
-    case 3:
-      return q8_0_rows<3>(row, x, first, stride, n / 32, out);
-    default:
-      return q8_0_rows<4>(row, x, first, stride, n / 32, out);
-  }
+  for_row_count<kQ16MultiRows>(
+      count, [&]<int kT>() { q8_0_rows<kT>(row, x, first, stride, n / 32, out); });
 }
 
 void multi_q6_k(const uint8_t* row, const Q16Activation& x, int64_t first, int64_t stride,
                 int64_t n, int count, float* out) {
-  switch (count) {
-    case 1:
-      return q6_k_rows<1>(row, x, first, stride, n, out);
-    case 2:
-      return q6_k_rows<2>(row, x, first, stride, n, out);
-    case 3:
-      return q6_k_rows<3>(row, x, first, stride, n, out);
-    default:
-      return q6_k_rows<4>(row, x, first, stride, n, out);
+  // Two accumulators per row: four rows at a time.
+  for (; count > 4; count -= 4, first += 4 * stride, out += 4) {
+    q6_k_rows<4>(row, x, first, stride, n, out);
   }
+  for_row_count<4>(count, [&]<int kT>() { q6_k_rows<kT>(row, x, first, stride, n, out); });
 }
 
 }  // namespace

@@ -65,7 +65,7 @@ Q8DotFn q8_dot_kernel(TensorType type);
 // for t < count, row t's blocks starting at first_block + t * block_stride. Each weight block is
 // unpacked once for all rows (batched decoding); every result has the same bits as
 // q8_dot_kernel's for that row alone.
-inline constexpr int kQ8MultiRows = 4;
+inline constexpr int kQ8MultiRows = 8;
 using Q8DotMultiFn = void (*)(const uint8_t* row, const Q8Activation& x, int64_t first_block,
                               int64_t block_stride, int64_t n, int count, float* out);
 // nullptr unless the CPU has AVX2 and the type is Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0.

@@ -9,6 +9,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "ops/avx2_common.h"
@@ -66,195 +67,211 @@ inline __m256i fifth_bits(const uint8_t* p) {
   return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-// The 32-element block types: `block` gives a block's integer sum as eight float partial sums,
-// scaled here by d_w * d_x (d_w the half at the block's start). For types with a min m (the half
-// at byte kMinAt, or -1 for none), m * sum[b] is added in scalar chains beside the vector ones.
-// Two blocks per step, each with its own accumulators, hide the fma latency.
-template <int64_t kBytes, int kMinAt, typename Block>
-float dot_blocks(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t blocks,
-                 Block block) {
-  const int8_t* xq = x.q.data() + 32 * first_block;
-  const float* xd = x.d.data() + 8 * first_block;
-  const float* xs = x.sum.data() + first_block;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  float offset0 = 0, offset1 = 0;
-  int64_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {
-    const uint8_t* w = row + b * kBytes;
-    prefetch_ahead<2 * kBytes>(w);
-    const __m256 s0 = block(w, load256(xq + 32 * b));
-    const __m256 s1 = block(w + kBytes, load256(xq + 32 * b + 32));
-    acc0 = _mm256_fmadd_ps(group_factors(half(w), xd + 8 * b), s0, acc0);
-    acc1 = _mm256_fmadd_ps(group_factors(half(w + kBytes), xd + 8 * b + 8), s1, acc1);
-    if constexpr (kMinAt >= 0) {
-      offset0 += half(w + kMinAt) * xs[b];
-      offset1 += half(w + kBytes + kMinAt) * xs[b + 1];
-    }
+// The mins of blocks 0..count-1 (count <= 8) of a 32-element block type with kBytes bytes per
+// block, each the half at byte kMinAt of its block, as eight floats (zero past count).
+template <int64_t kBytes, int kMinAt>
+inline __m256 block_mins(const uint8_t* w, int64_t count) {
+  // In registers: eight 2-byte stores read back as one 16-byte load would wait for the stores.
+  const auto at = [w](int64_t j) {
+    uint16_t h;
+    std::memcpy(&h, w + j * kBytes + kMinAt, 2);
+    return static_cast<int>(h);
+  };
+  __m128i v = _mm_setzero_si128();
+  switch (count) {
+    default:
+      v = _mm_insert_epi16(v, at(7), 7);
+      [[fallthrough]];
+    case 7:
+      v = _mm_insert_epi16(v, at(6), 6);
+      [[fallthrough]];
+    case 6:
+      v = _mm_insert_epi16(v, at(5), 5);
+      [[fallthrough]];
+    case 5:
+      v = _mm_insert_epi16(v, at(4), 4);
+      [[fallthrough]];
+    case 4:
+      v = _mm_insert_epi16(v, at(3), 3);
+      [[fallthrough]];
+    case 3:
+      v = _mm_insert_epi16(v, at(2), 2);
+      [[fallthrough]];
+    case 2:
+      v = _mm_insert_epi16(v, at(1), 1);
+      [[fallthrough]];
+    case 1:
+      v = _mm_insert_epi16(v, at(0), 0);
   }
-  if (b < blocks) {
-    const uint8_t* w = row + b * kBytes;
-    acc0 =
-        _mm256_fmadd_ps(group_factors(half(w), xd + 8 * b), block(w, load256(xq + 32 * b)), acc0);
-    if constexpr (kMinAt >= 0) offset0 += half(w + kMinAt) * xs[b];
-  }
-  return hsum(_mm256_add_ps(acc0, acc1)) + (offset0 + offset1);
+  return _mm256_cvtph_ps(v);
 }
 
-// dot_blocks for kT activation rows at once: each weight block is unpacked once (`unpack`), then
-// multiplied with each row's block (`dot`). Per row, the float operations and their order are
-// dot_blocks' exactly, so each result has the same bits as the one-row kernel's.
-template <int64_t kBytes, int kMinAt, int kT, typename Unpack, typename Dot>
-void dot_blocks_multi(const uint8_t* row, const Q8Activation& x, int64_t first_block,
-                      int64_t block_stride, int64_t blocks, Unpack unpack, Dot dot, float* out) {
+// The 32-element block types (Block below), for kT activation rows at once (kT = 1: the one-row
+// kernel). Each weight block is unpacked once, then multiplied with each row's block,
+// giving its integer sums as eight float partial sums, scaled by d_w * d_x (d_w the half at the
+// block's start) and accumulated. A row's blocks form two chains, the first half of the row and
+// the rest, each with its own accumulator; for types with a min m (the half at byte kMinAt), a
+// third chain adds, per run of eight blocks, their eight mins times their
+// activation sums. The result is the sum of the three.
+//
+// Every row's float operations and their order are the same whatever kT, so a row's result has
+// the same bits alone or beside others (batched decoding). Alone, the row runs its two chains in
+// step (the fma latency of one chain would be the limit); beside others, the chains run one
+// after the other, so that eight rows need eight accumulators.
+template <typename Block, int kT>
+[[gnu::always_inline]] inline void dot_rows(const uint8_t* row, const Q8Activation& x,
+                                            int64_t first_block, int64_t block_stride,
+                                            int64_t blocks, float* out) {
+  constexpr int64_t kBytes = Block::kBytes;
+  constexpr int kMinAt = Block::kMinAt;
   const int8_t* xq[kT];
   const float* xd[kT];
-  const float* xs[kT];
-  __m256 acc0[kT], acc1[kT];
-  float offset0[kT], offset1[kT];
-#pragma GCC unroll 4
+  [[maybe_unused]] const float* xs[kT];
+#pragma GCC unroll 8
   for (int t = 0; t < kT; ++t) {
     const int64_t first = first_block + t * block_stride;
     xq[t] = x.q.data() + 32 * first;
     xd[t] = x.d.data() + 8 * first;
     xs[t] = x.sum.data() + first;
-    acc0[t] = _mm256_setzero_ps();
-    acc1[t] = _mm256_setzero_ps();
-    offset0[t] = 0;
-    offset1[t] = 0;
   }
-  int64_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {
-    const uint8_t* w = row + b * kBytes;
-    prefetch_ahead<2 * kBytes>(w);
-    const __m256i u0 = unpack(w);
-    const __m256i u1 = unpack(w + kBytes);
-    const float h0 = half(w);
-    const float h1 = half(w + kBytes);
-    [[maybe_unused]] const float m0 = kMinAt >= 0 ? half(w + kMinAt) : 0.0f;
-    [[maybe_unused]] const float m1 = kMinAt >= 0 ? half(w + kBytes + kMinAt) : 0.0f;
-#pragma GCC unroll 4
-    for (int t = 0; t < kT; ++t) {
-      const __m256 s0 = dot(u0, load256(xq[t] + 32 * b));
-      const __m256 s1 = dot(u1, load256(xq[t] + 32 * b + 32));
-      acc0[t] = _mm256_fmadd_ps(group_factors(h0, xd[t] + 8 * b), s0, acc0[t]);
-      acc1[t] = _mm256_fmadd_ps(group_factors(h1, xd[t] + 8 * b + 8), s1, acc1[t]);
-      if constexpr (kMinAt >= 0) {
-        offset0[t] += m0 * xs[t][b];
-        offset1[t] += m1 * xs[t][b + 1];
+  // Block b of the row into row t's accumulator.
+  const auto step = [&](__m256 acc, __m256i u, __m256 h, int t, int64_t b) {
+    return _mm256_fmadd_ps(_mm256_mul_ps(h, _mm256_loadu_ps(xd[t] + 8 * b)),
+                           Block::dot(u, load256(xq[t] + 32 * b)), acc);
+  };
+  // The mins of blocks 8g..8g+7 times row t's activation sums into its offset chain.
+  [[maybe_unused]] const int64_t groups = kMinAt >= 0 ? (blocks + 7) / 8 : 0;
+  [[maybe_unused]] const auto min_group = [&](int64_t g, __m256* offset) {
+    const int64_t b = 8 * g;
+    const __m256 m = block_mins<kBytes, kMinAt>(row + b * kBytes, std::min<int64_t>(8, blocks - b));
+    if (b + 8 <= blocks) {
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        offset[t] = _mm256_fmadd_ps(m, _mm256_loadu_ps(xs[t] + b), offset[t]);
+      }
+    } else {
+      // Only the row's own sums are read: the lanes past its last block are masked off.
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(blocks - b)),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        offset[t] = _mm256_fmadd_ps(m, _mm256_maskload_ps(xs[t] + b, mask), offset[t]);
       }
     }
-  }
-  if (b < blocks) {
-    const uint8_t* w = row + b * kBytes;
-    const __m256i u = unpack(w);
-    const float h = half(w);
-    [[maybe_unused]] const float m = kMinAt >= 0 ? half(w + kMinAt) : 0.0f;
-#pragma GCC unroll 4
-    for (int t = 0; t < kT; ++t) {
-      acc0[t] = _mm256_fmadd_ps(group_factors(h, xd[t] + 8 * b), dot(u, load256(xq[t] + 32 * b)),
-                                acc0[t]);
-      if constexpr (kMinAt >= 0) offset0[t] += m * xs[t][b];
+  };
+  const int64_t split = blocks / 2;  // the second chain starts here
+  __m256 total[kT];
+  __m256 offset[kT];
+#pragma GCC unroll 8
+  for (int t = 0; t < kT; ++t) offset[t] = _mm256_setzero_ps();
+  if constexpr (kT == 1) {
+    // The offset chain's groups are taken in order between the others' steps, one every four.
+    int64_t g = 0;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t k = 0; k < split; ++k) {
+      const uint8_t* w0 = row + k * kBytes;
+      const uint8_t* w1 = row + (split + k) * kBytes;
+      prefetch_ahead<kBytes>(w0);
+      prefetch_ahead<kBytes>(w1);
+      acc0 = step(acc0, Block::unpack(w0), _mm256_set1_ps(half(w0)), 0, k);
+      acc1 = step(acc1, Block::unpack(w1), _mm256_set1_ps(half(w1)), 0, split + k);
+      if constexpr (kMinAt >= 0) {
+        if ((k & 3) == 3 && g < groups) min_group(g++, offset);
+      }
+    }
+    if (2 * split < blocks) {
+      const uint8_t* w = row + (blocks - 1) * kBytes;
+      acc1 = step(acc1, Block::unpack(w), _mm256_set1_ps(half(w)), 0, blocks - 1);
+    }
+    if constexpr (kMinAt >= 0) {
+      for (; g < groups; ++g) min_group(g, offset);
+    }
+    total[0] = _mm256_add_ps(acc0, acc1);
+  } else {
+    __m256 acc[kT];
+    for (int chain = 0; chain < 2; ++chain) {
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) acc[t] = _mm256_setzero_ps();
+      const int64_t end = chain == 0 ? split : blocks;
+      for (int64_t b = chain == 0 ? 0 : split; b < end; ++b) {
+        const uint8_t* w = row + b * kBytes;
+        prefetch_ahead<kBytes>(w);
+        const __m256i u = Block::unpack(w);
+        const __m256 h = _mm256_set1_ps(half(w));
+#pragma GCC unroll 8
+        for (int t = 0; t < kT; ++t) acc[t] = step(acc[t], u, h, t, b);
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        total[t] = chain == 0 ? acc[t] : _mm256_add_ps(total[t], acc[t]);
+      }
+    }
+    if constexpr (kMinAt >= 0) {
+      for (int64_t g = 0; g < groups; ++g) min_group(g, offset);
     }
   }
-#pragma GCC unroll 4
-  for (int t = 0; t < kT; ++t) {
-    out[t] = hsum(_mm256_add_ps(acc0[t], acc1[t])) + (offset0[t] + offset1[t]);
+  if constexpr (kMinAt >= 0) {
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) total[t] = _mm256_add_ps(total[t], offset[t]);
   }
+#pragma GCC unroll 8
+  for (int t = 0; t < kT; ++t) out[t] = hsum(total[t]);
 }
 
-// Unpack and dot steps of the 32-element block types, shared by the one-row and multi-row
-// kernels.
-inline __m256i unpack_q4(const uint8_t* w) { return nibbles32(w + 2); }
-inline __m256i unpack_q4_1(const uint8_t* w) { return nibbles32(w + 4); }
-inline __m256i unpack_q5_0(const uint8_t* w) {
-  return _mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2));
-}
-inline __m256i unpack_q5_1(const uint8_t* w) {
-  return _mm256_or_si256(nibbles32(w + 8), fifth_bits(w + 4));
-}
-inline __m256i unpack_q8_0(const uint8_t* w) { return load256(w + 2); }
-inline __m256 dot_off8(__m256i u, __m256i xq) { return dot_u8_off_i8(u, _mm256_set1_epi8(8), xq); }
-inline __m256 dot_off16(__m256i u, __m256i xq) {
-  return dot_u8_off_i8(u, _mm256_set1_epi8(16), xq);
-}
-// maddubs needs one unsigned operand: |w| times x with w's sign.
-inline __m256 dot_signed(__m256i q, __m256i xq) {
-  return dot_u8_i8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
-}
-
-template <int64_t kBytes, int kMinAt, typename Unpack, typename Dot>
-void dot_multi(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t block_stride,
-               int64_t n, int count, float* out, Unpack unpack, Dot dot) {
-  const int64_t blocks = n / 32;
-  switch (count) {
-    case 1:
-      return dot_blocks_multi<kBytes, kMinAt, 1>(row, x, first_block, block_stride, blocks, unpack,
-                                                 dot, out);
-    case 2:
-      return dot_blocks_multi<kBytes, kMinAt, 2>(row, x, first_block, block_stride, blocks, unpack,
-                                                 dot, out);
-    case 3:
-      return dot_blocks_multi<kBytes, kMinAt, 3>(row, x, first_block, block_stride, blocks, unpack,
-                                                 dot, out);
-    default:
-      return dot_blocks_multi<kBytes, kMinAt, 4>(row, x, first_block, block_stride, blocks, unpack,
-                                                 dot, out);
+// The 32-element block types: bytes per block, where the min is (-1: none), how a block's codes
+// are unpacked into 32 bytes, and their dot with 32 int8 activations as eight float partial sums.
+// Offsets of the centred codes (-8, -16) are taken off in the int16 pair sums.
+struct BlockQ4_0 {
+  static constexpr int64_t kBytes = 18;
+  static constexpr int kMinAt = -1;
+  static __m256i unpack(const uint8_t* w) { return nibbles32(w + 2); }
+  static __m256 dot(__m256i u, __m256i xq) { return dot_u8_off_i8(u, _mm256_set1_epi8(8), xq); }
+};
+struct BlockQ4_1 {
+  static constexpr int64_t kBytes = 20;
+  static constexpr int kMinAt = 2;
+  static __m256i unpack(const uint8_t* w) { return nibbles32(w + 4); }
+  static __m256 dot(__m256i u, __m256i xq) { return dot_u8_i8(u, xq); }
+};
+struct BlockQ5_0 {
+  static constexpr int64_t kBytes = 22;
+  static constexpr int kMinAt = -1;
+  static __m256i unpack(const uint8_t* w) {
+    return _mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2));
   }
-}
-
-void multi_q4_0(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
-                int count, float* out) {
-  dot_multi<18, -1>(row, x, first, stride, n, count, out, unpack_q4, dot_off8);
-}
-void multi_q4_1(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
-                int count, float* out) {
-  dot_multi<20, 2>(row, x, first, stride, n, count, out, unpack_q4_1, dot_u8_i8);
-}
-void multi_q5_0(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
-                int count, float* out) {
-  dot_multi<22, -1>(row, x, first, stride, n, count, out, unpack_q5_0, dot_off16);
-}
-void multi_q5_1(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
-                int count, float* out) {
-  dot_multi<24, 2>(row, x, first, stride, n, count, out, unpack_q5_1, dot_u8_i8);
-}
-void multi_q8_0(const uint8_t* row, const Q8Activation& x, int64_t first, int64_t stride, int64_t n,
-                int count, float* out) {
-  dot_multi<34, -1>(row, x, first, stride, n, count, out, unpack_q8_0, dot_signed);
-}
-
-float dot_q4_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
-  const __m256i eight = _mm256_set1_epi8(8);
-  return dot_blocks<18, -1>(row, x, first_block, n / 32, [eight](const uint8_t* w, __m256i xq) {
-    return dot_u8_off_i8(nibbles32(w + 2), eight, xq);
-  });
-}
-
-float dot_q4_1(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
-  return dot_blocks<20, 2>(row, x, first_block, n / 32, [](const uint8_t* w, __m256i xq) {
-    return dot_u8_i8(nibbles32(w + 4), xq);
-  });
-}
-
-float dot_q5_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
-  const __m256i sixteen = _mm256_set1_epi8(16);
-  return dot_blocks<22, -1>(row, x, first_block, n / 32, [sixteen](const uint8_t* w, __m256i xq) {
-    return dot_u8_off_i8(_mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2)), sixteen, xq);
-  });
-}
-
-float dot_q5_1(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
-  return dot_blocks<24, 2>(row, x, first_block, n / 32, [](const uint8_t* w, __m256i xq) {
-    return dot_u8_i8(_mm256_or_si256(nibbles32(w + 8), fifth_bits(w + 4)), xq);
-  });
-}
-
-float dot_q8_0(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
-  return dot_blocks<34, -1>(row, x, first_block, n / 32, [](const uint8_t* w, __m256i xq) {
-    // maddubs needs one unsigned operand: |w| times x with w's sign.
-    const __m256i q = load256(w + 2);
+  static __m256 dot(__m256i u, __m256i xq) { return dot_u8_off_i8(u, _mm256_set1_epi8(16), xq); }
+};
+struct BlockQ5_1 {
+  static constexpr int64_t kBytes = 24;
+  static constexpr int kMinAt = 2;
+  static __m256i unpack(const uint8_t* w) {
+    return _mm256_or_si256(nibbles32(w + 8), fifth_bits(w + 4));
+  }
+  static __m256 dot(__m256i u, __m256i xq) { return dot_u8_i8(u, xq); }
+};
+struct BlockQ8_0 {
+  static constexpr int64_t kBytes = 34;
+  static constexpr int kMinAt = -1;
+  static __m256i unpack(const uint8_t* w) { return load256(w + 2); }
+  // maddubs needs one unsigned operand: |w| times x with w's sign.
+  static __m256 dot(__m256i q, __m256i xq) {
     return dot_u8_i8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
+  }
+};
+
+template <typename Block>
+void dot_multi(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t block_stride,
+               int64_t n, int count, float* out) {
+  for_row_count<kQ8MultiRows>(count, [&]<int kT>() {
+    dot_rows<Block, kT>(row, x, first_block, block_stride, n / 32, out);
   });
+}
+
+template <typename Block>
+float dot_one(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  float out;
+  dot_rows<Block, 1>(row, x, first_block, 0, n / 32, &out);
+  return out;
 }
 
 // int16 j of the eight held in both 128-bit lanes of v, in every int16 lane.
@@ -399,15 +416,15 @@ void quantize_activation_blocks(const float* x, int64_t n, int8_t* q, float* d, 
 Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {
   switch (type) {
     case TensorType::Q4_0:
-      return multi_q4_0;
+      return dot_multi<BlockQ4_0>;
     case TensorType::Q4_1:
-      return multi_q4_1;
+      return dot_multi<BlockQ4_1>;
     case TensorType::Q5_0:
-      return multi_q5_0;
+      return dot_multi<BlockQ5_0>;
     case TensorType::Q5_1:
-      return multi_q5_1;
+      return dot_multi<BlockQ5_1>;
     case TensorType::Q8_0:
-      return multi_q8_0;
+      return dot_multi<BlockQ8_0>;
     default:
       return nullptr;
   }
@@ -416,15 +433,15 @@ Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {
 Q8DotFn q8_dot_kernel(TensorType type) {
   switch (type) {
     case TensorType::Q4_0:
-      return dot_q4_0;
+      return dot_one<BlockQ4_0>;
     case TensorType::Q4_1:
-      return dot_q4_1;
+      return dot_one<BlockQ4_1>;
     case TensorType::Q5_0:
-      return dot_q5_0;
+      return dot_one<BlockQ5_0>;
     case TensorType::Q5_1:
-      return dot_q5_1;
+      return dot_one<BlockQ5_1>;
     case TensorType::Q8_0:
-      return dot_q8_0;
+      return dot_one<BlockQ8_0>;
     case TensorType::Q4_K:
       return dot_k4<false>;
     case TensorType::Q5_K:
