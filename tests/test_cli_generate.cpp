@@ -45,6 +45,15 @@ TEST(CliGenerate, GreedyChatReplyIsReproducibleAndEndsAtTheEndToken) {
   EXPECT_EQ(a["finish_reason"], "eos");
 }
 
+TEST(CliGenerate, HalfKvCacheIsAnOption) {
+  const nlohmann::json a = generate_json(
+      "--chat -p 'What is the capital of France?' --temp 0 -n 64 --cache-type-k f16 "
+      "--cache-type-v f16");
+  EXPECT_NE(a["text"].get<std::string>().find("Paris"), std::string::npos) << a["text"];
+  expect_error("generate " + kModel + " -p hi --cache-type-k q8_0", "--cache-type-k");
+  expect_error("generate " + kModel + " -p hi --cache-type-v f8", "--cache-type-v");
+}
+
 TEST(CliGenerate, SamplingWithASeedIsReproducible) {
   const std::string args = "-p 'Once upon a time' --temp 0.9 --top-k 50 --top-p 0.9 -n 24 ";
   const nlohmann::json a = generate_json(args + "-s 7");

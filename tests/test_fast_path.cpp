@@ -67,16 +67,16 @@ struct Agreement {
     top1 += argmax(exact) == argmax(fast);
     ++positions;
   }
-  // Prints the figures and checks the fast path's budget: at least 99% top-1 agreement and
-  // mean KL at most 1e-3.
-  void check(const std::string& name) const {
+  // Prints the figures and checks the fast path's budget: at least 99% top-1 agreement (or
+  // min_top1) and mean KL at most 1e-3.
+  void check(const std::string& name, double min_top1 = 0.99) const {
     const double agreement = static_cast<double>(top1) / static_cast<double>(positions);
     const double mean_kl = kl_sum / static_cast<double>(positions);
     std::printf(
         "[%s] fast vs exact over %lld positions: top-1 agreement %.4f, mean KL %.3g, max KL "
         "%.3g\n",
         name.c_str(), static_cast<long long>(positions), agreement, mean_kl, kl_max);
-    EXPECT_GE(agreement, 0.99);
+    EXPECT_GE(agreement, min_top1);
     EXPECT_LE(mean_kl, 1e-3);
   }
 };
@@ -154,6 +154,52 @@ TEST_P(FastPath, AgreesWithTheExactPathAndWithLlamaCpp) {
       "common prefix %.1f of %zu tokens\n",
       name.c_str(), identical, static_cast<long long>(n_prompts),
       prefix / static_cast<double>(n_prompts), greedy[0].size());
+}
+
+// The fast path with a float16 KV cache (--cache-type-k f16 --cache-type-v f16, llama.cpp's
+// default; emovec's is float32) against the exact path, teacher-forced along the reference
+// continuations of the golden prompts. The two roundings add up: SmolLM2's top-1 agreement is
+// 0.9906 over these 1280 positions (0.9953 with the float32 cache), at the edge of the default
+// path's 0.99, so the option has its own measured bound of 0.98; mean KL stays within 1e-3.
+// (Long prompts read the widened cache through SGEMM: Engine.LongPromptAttentionEqualsRowByRow
+// checks that path with it.)
+TEST(FastPath, HalfKvCacheStaysWithinTheBudget) {
+  for (const std::string name : {"smollm2-135m-instruct", "gemma-3-270m"}) {
+    const GgufFile golden = GgufFile::open(testing::golden_path("decoder_" + name + ".gguf"));
+    const auto model = DecoderModel::load(testing::model_path(name));
+    Engine exact(*model, {.n_threads = 2, .n_ctx = 1024, .exact = true});
+    Engine fast(*model, {.n_threads = 2,
+                         .n_ctx = 1024,
+                         .exact = false,
+                         .cache_type_k = CacheType::F16,
+                         .cache_type_v = CacheType::F16});
+    const int64_t n_prompts = golden.get("golden.n_prompts").as_int();
+    Agreement agreement;
+    for (int64_t g0 = 0; g0 < n_prompts; g0 += kGroup) {
+      std::vector<std::vector<int32_t>> prompts, forced;
+      std::vector<SequenceId> se, sf;
+      std::vector<BatchEntry> be, bf;
+      for (int64_t i = g0; i < std::min<int64_t>(n_prompts, g0 + kGroup); ++i) {
+        prompts.push_back(ints(golden, key(i, ".ids")));
+        forced.push_back(ints(golden, key(i, ".greedy.ids")));
+        se.push_back(exact.new_sequence());
+        sf.push_back(fast.new_sequence());
+        be.push_back({se.back(), prompts.back()});
+        bf.push_back({sf.back(), prompts.back()});
+      }
+      Logits le = exact.decode(be), lf = fast.decode(bf);
+      for (size_t step = 0;; ++step) {
+        for (size_t k = 0; k < prompts.size(); ++k) agreement.add(le.last(k), lf.last(k));
+        if (step + 1 == forced[0].size()) break;
+        for (size_t k = 0; k < prompts.size(); ++k) {
+          be[k].tokens = bf[k].tokens = std::span<const int32_t>(&forced[k][step], 1);
+        }
+        le = exact.decode(be);
+        lf = fast.decode(bf);
+      }
+    }
+    agreement.check(name + ", float16 KV cache", 0.98);
+  }
 }
 
 // The golden models' heads are Q8_0 (int16 activations on the fast path); Qwen2.5-1.5B's is Q6_K,

@@ -16,6 +16,9 @@ class DecoderModel;
 
 using SequenceId = int64_t;
 
+// How the KV cache stores keys or values (llama.cpp's --cache-type-k / --cache-type-v).
+enum class CacheType { F32, F16 };
+
 struct EngineOptions {
   int n_threads = 0;      // 0: the machine's hardware threads
   int64_t n_ctx = 0;      // positions per sequence; 0: the model's training context, at most 4096
@@ -29,6 +32,11 @@ struct EngineOptions {
   // bits as when it is decoded alone (a server's replies do not depend on what else is in the
   // batch). Otherwise passes of 16 rows or more use SGEMM, whose sums are ordered differently.
   bool batch_invariant = false;
+  // float16 halves the cache's memory and the bytes attention reads (most of a decoding step's
+  // attention time once several sequences' caches no longer fit the CPU's caches); the rounding
+  // moves logits about as much as the int8 activations do (tests/test_fast_path.cpp).
+  CacheType cache_type_k = CacheType::F32;
+  CacheType cache_type_v = CacheType::F32;
 };
 
 struct BatchEntry {

@@ -26,7 +26,9 @@ constexpr int64_t kDefaultMaxCtx = 4096;
 constexpr int64_t kCacheGranule = 256;
 
 struct SequenceState {
-  std::vector<std::vector<float>> k, v;  // per layer: [capacity x kv_dim]
+  // Per layer, [capacity x kv_dim]: float32, or float16 (k16, v16) as EngineOptions says.
+  std::vector<std::vector<float>> k, v;
+  std::vector<std::vector<uint16_t>> k16, v16;
   int64_t length = 0;
   int64_t capacity = 0;
 };
@@ -114,6 +116,9 @@ struct Engine::Impl {
   // Per-pass buffers, [rows x width].
   std::vector<float> x, xn, q, k, v, attn, proj, gate, up;
 
+  bool half_keys() const { return options.cache_type_k == CacheType::F16; }
+  bool half_values() const { return options.cache_type_v == CacheType::F16; }
+
   SequenceState& state(SequenceId id) {
     const auto it = sequences.find(id);
     if (it == sequences.end()) throw Error("sequence " + std::to_string(id) + " does not exist");
@@ -124,14 +129,21 @@ struct Engine::Impl {
     if (needed <= s.capacity) return;
     int64_t cap = std::max(needed, std::max<int64_t>(kCacheGranule, 2 * s.capacity));
     cap = std::min(cap, options.n_ctx);
-    const auto kv_dim = static_cast<size_t>(h.n_head_kv * h.head_dim);
-    if (s.k.empty()) {
-      s.k.resize(static_cast<size_t>(h.n_layer));
-      s.v.resize(static_cast<size_t>(h.n_layer));
+    const auto size = static_cast<size_t>(cap * h.n_head_kv * h.head_dim);
+    const auto layers = static_cast<size_t>(h.n_layer);
+    const auto grow = [&](auto& cache) {
+      cache.resize(layers);
+      for (auto& c : cache) c.resize(size);
+    };
+    if (half_keys()) {
+      grow(s.k16);
+    } else {
+      grow(s.k);
     }
-    for (int64_t l = 0; l < h.n_layer; ++l) {
-      s.k[static_cast<size_t>(l)].resize(static_cast<size_t>(cap) * kv_dim);
-      s.v[static_cast<size_t>(l)].resize(static_cast<size_t>(cap) * kv_dim);
+    if (half_values()) {
+      grow(s.v16);
+    } else {
+      grow(s.v);
     }
     s.capacity = cap;
   }
@@ -177,7 +189,7 @@ struct Engine::Impl {
       }
     }
     pool.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t begin, int64_t end, int) {
-      thread_local std::vector<float> scores;
+      thread_local std::vector<float> scores, k_rows, v_rows;
       for (int64_t it = begin; it < end; ++it) {
         const Item& item = items[static_cast<size_t>(it)];
         const Slice& slice = *item.slice;
@@ -187,12 +199,25 @@ struct Engine::Impl {
         const int64_t n_keys = last - lo0 + 1;  // keys lo0 .. last cover every row of the block
         const float* qv = q.data() + (slice.row + item.first) * q_dim + item.head * hd;
         const auto kv = static_cast<size_t>(layer);
-        const float* kc = slice.seq->k[kv].data() + lo0 * kv_dim + (item.head / group) * hd;
-        const float* vc = slice.seq->v[kv].data() + lo0 * kv_dim + (item.head / group) * hd;
+        const int64_t at = lo0 * kv_dim + (item.head / group) * hd;
+        // A float16 cache's keys or values for the block, widened into [n_keys x hd] rows.
+        const auto widen = [&](const std::vector<uint16_t>& cache, std::vector<float>& rows) {
+          rows.resize(static_cast<size_t>(n_keys * hd));
+          for (int64_t j = 0; j < n_keys; ++j) {
+            ops::f16_to_f32_row(cache.data() + at + j * kv_dim, hd, rows.data() + j * hd);
+          }
+          return static_cast<const float*>(rows.data());
+        };
+        const float* kc =
+            half_keys() ? widen(slice.seq->k16[kv], k_rows) : slice.seq->k[kv].data() + at;
+        const float* vc =
+            half_values() ? widen(slice.seq->v16[kv], v_rows) : slice.seq->v[kv].data() + at;
+        const int64_t k_ld = half_keys() ? hd : kv_dim;
+        const int64_t v_ld = half_values() ? hd : kv_dim;
         scores.resize(static_cast<size_t>(item.count * n_keys));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(item.count),
                     static_cast<int>(n_keys), static_cast<int>(hd), h.attention_scale, qv,
-                    static_cast<int>(q_dim), kc, static_cast<int>(kv_dim), 0.0f, scores.data(),
+                    static_cast<int>(q_dim), kc, static_cast<int>(k_ld), 0.0f, scores.data(),
                     static_cast<int>(n_keys));
         for (int64_t i = 0; i < item.count; ++i) {
           // Row i sees keys lo .. pos (relative to lo0); the others get probability 0.
@@ -207,7 +232,7 @@ struct Engine::Impl {
         float* out = attn.data() + (slice.row + item.first) * q_dim + item.head * hd;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(item.count),
                     static_cast<int>(hd), static_cast<int>(n_keys), 1.0f, scores.data(),
-                    static_cast<int>(n_keys), vc, static_cast<int>(kv_dim), 0.0f, out,
+                    static_cast<int>(n_keys), vc, static_cast<int>(v_ld), 0.0f, out,
                     static_cast<int>(q_dim));
       }
     });
@@ -249,16 +274,26 @@ struct Engine::Impl {
         const int64_t pos = slice->seq->length + i;
         const int64_t lo = sliding ? std::max<int64_t>(0, pos - h.sliding_window + 1) : 0;
         const float* qv = q.data() + row * q_dim + head * hd;
-        const float* kc = slice->seq->k[static_cast<size_t>(layer)].data() + (head / group) * hd;
-        const float* vc = slice->seq->v[static_cast<size_t>(layer)].data() + (head / group) * hd;
+        const auto kv = static_cast<size_t>(layer);
+        const int64_t at = lo * kv_dim + (head / group) * hd;
         const int64_t n_keys = pos - lo + 1;
         scores.resize(static_cast<size_t>(n_keys));
-        ops::dot_f32_keys(qv, kc + lo * kv_dim, kv_dim, n_keys, hd, h.attention_scale,
-                          scores.data());
+        if (half_keys()) {
+          ops::dot_f16_keys(qv, slice->seq->k16[kv].data() + at, kv_dim, n_keys, hd,
+                            h.attention_scale, scores.data());
+        } else {
+          ops::dot_f32_keys(qv, slice->seq->k[kv].data() + at, kv_dim, n_keys, hd,
+                            h.attention_scale, scores.data());
+        }
         ops::softmax(scores.data(), n_keys);
         float* out = attn.data() + row * q_dim + head * hd;
         std::fill_n(out, hd, 0.0f);
-        ops::axpy_f32_keys(scores.data(), vc + lo * kv_dim, kv_dim, n_keys, hd, out);
+        if (half_values()) {
+          ops::axpy_f16_keys(scores.data(), slice->seq->v16[kv].data() + at, kv_dim, n_keys, hd,
+                             out);
+        } else {
+          ops::axpy_f32_keys(scores.data(), slice->seq->v[kv].data() + at, kv_dim, n_keys, hd, out);
+        }
       }
     });
   }
@@ -368,10 +403,19 @@ struct Engine::Impl {
           for (int64_t hh = 0; hh < h.n_head_kv; ++hh) {
             ops::rope(k.data() + r * kv_dim + hh * hd, hd, cos_sin.data(), h.rope_neox);
           }
-          std::copy_n(k.data() + r * kv_dim, kv_dim,
-                      s->seq->k[static_cast<size_t>(layer)].data() + pos * kv_dim);
-          std::copy_n(v.data() + r * kv_dim, kv_dim,
-                      s->seq->v[static_cast<size_t>(layer)].data() + pos * kv_dim);
+          const auto kv = static_cast<size_t>(layer);
+          const float* kr = k.data() + r * kv_dim;
+          const float* vr = v.data() + r * kv_dim;
+          if (half_keys()) {
+            ops::f32_to_f16_row(kr, kv_dim, s->seq->k16[kv].data() + pos * kv_dim);
+          } else {
+            std::copy_n(kr, kv_dim, s->seq->k[kv].data() + pos * kv_dim);
+          }
+          if (half_values()) {
+            ops::f32_to_f16_row(vr, kv_dim, s->seq->v16[kv].data() + pos * kv_dim);
+          } else {
+            std::copy_n(vr, kv_dim, s->seq->v[kv].data() + pos * kv_dim);
+          }
         }
       });
       attention(slices, layer, n_rows);
@@ -482,10 +526,13 @@ SequenceId Engine::fork_sequence(SequenceId source, int64_t length) {
   if (length > 0) {
     m.reserve(copy, length);
     const auto n = static_cast<size_t>(length * m.h.n_head_kv * m.h.head_dim);
-    for (size_t l = 0; l < copy.k.size(); ++l) {
-      std::copy_n(src.k[l].begin(), n, copy.k[l].begin());
-      std::copy_n(src.v[l].begin(), n, copy.v[l].begin());
-    }
+    const auto copy_layers = [n](const auto& from, auto& to) {
+      for (size_t l = 0; l < to.size(); ++l) std::copy_n(from[l].begin(), n, to[l].begin());
+    };
+    copy_layers(src.k, copy.k);
+    copy_layers(src.v, copy.v);
+    copy_layers(src.k16, copy.k16);
+    copy_layers(src.v16, copy.v16);
   }
   copy.length = length;
   const SequenceId id = m.next_id++;

@@ -1,5 +1,9 @@
 #include "ops/row_dot.h"
 
+#include <vector>
+
+#include "quant/half.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -67,6 +71,56 @@ void axpy_f32_keys(const float* p, const float* values, int64_t stride, int64_t 
   }
 #endif
   for (int64_t j = 0; j < n_keys; ++j) axpy_f32(p[j], values + j * stride, acc, n);
+}
+
+void dot_f16_keys(const float* q, const uint16_t* keys, int64_t stride, int64_t n_keys, int64_t n,
+                  float scale, float* out) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::dot_f16_keys(q, keys, stride, n_keys, n, scale, out);
+    return;
+  }
+#endif
+  std::vector<float> k(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n_keys; ++j) {
+    f16_to_f32_row(keys + j * stride, n, k.data());
+    out[j] = dot_f32(q, k.data(), n) * scale;
+  }
+}
+
+void axpy_f16_keys(const float* p, const uint16_t* values, int64_t stride, int64_t n_keys,
+                   int64_t n, float* acc) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::axpy_f16_keys(p, values, stride, n_keys, n, acc);
+    return;
+  }
+#endif
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n_keys; ++j) {
+    f16_to_f32_row(values + j * stride, n, v.data());
+    axpy_f32(p[j], v.data(), acc, n);
+  }
+}
+
+void f32_to_f16_row(const float* x, int64_t n, uint16_t* out) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::f32_to_f16_row(x, n, out);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) out[i] = f32_to_f16(x[i]);
+}
+
+void f16_to_f32_row(const uint16_t* x, int64_t n, float* out) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) {
+    avx2::f16_to_f32_row(x, n, out);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(x[i]);
 }
 
 void block_sums_32(const float* x, int64_t n, float* sums) {

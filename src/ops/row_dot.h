@@ -42,6 +42,16 @@ void dot_f32_keys(const float* q, const float* keys, int64_t stride, int64_t n_k
                   float scale, float* out);
 void axpy_f32_keys(const float* p, const float* values, int64_t stride, int64_t n_keys, int64_t n,
                    float* acc);
+// The same over a float16 cache: every result has the bits of the float32 kernel given the
+// cache's values widened to float32.
+void dot_f16_keys(const float* q, const uint16_t* keys, int64_t stride, int64_t n_keys, int64_t n,
+                  float scale, float* out);
+void axpy_f16_keys(const float* p, const uint16_t* values, int64_t stride, int64_t n_keys,
+                   int64_t n, float* acc);
+
+// Rows of a float16 cache: float32 rounded to nearest (ties to even), and back (exact).
+void f32_to_f16_row(const float* x, int64_t n, uint16_t* out);
+void f16_to_f32_row(const uint16_t* x, int64_t n, float* out);
 
 // Whether the AVX2/FMA kernels are in use (decided once, from the CPU).
 bool cpu_has_avx2();
@@ -53,6 +63,12 @@ void dot_f32_keys(const float* q, const float* keys, int64_t stride, int64_t n_k
                   float scale, float* out);
 void axpy_f32_keys(const float* p, const float* values, int64_t stride, int64_t n_keys, int64_t n,
                    float* acc);
+void dot_f16_keys(const float* q, const uint16_t* keys, int64_t stride, int64_t n_keys, int64_t n,
+                  float scale, float* out);
+void axpy_f16_keys(const float* p, const uint16_t* values, int64_t stride, int64_t n_keys,
+                   int64_t n, float* acc);
+void f32_to_f16_row(const float* x, int64_t n, uint16_t* out);
+void f16_to_f32_row(const uint16_t* x, int64_t n, float* out);
 void block_sums_32(const float* x, int64_t n, float* sums);
 RowDotFn kernel(TensorType type);
 RowDotMultiFn multi_kernel(TensorType type);

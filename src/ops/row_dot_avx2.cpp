@@ -5,6 +5,8 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "ops/avx2_common.h"
 #include "ops/row_dot.h"
@@ -322,55 +324,126 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+namespace {
+
+// Eight cache values from p, as floats: float32 as they are, float16 widened (exactly).
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Room for n floats: on the stack for a head's width, else on the heap.
+class Scratch {
+ public:
+  explicit Scratch(int64_t n) {
+    if (n > kLocal) heap_.resize(static_cast<size_t>(n));
+  }
+  float* data() { return heap_.empty() ? local_ : heap_.data(); }
+
+ private:
+  static constexpr int64_t kLocal = 512;
+  float local_[kLocal];
+  std::vector<float> heap_;
+};
+
+// n cache values from p as floats in out (float16 widened), for the scalar tails.
+inline const float* as_floats(const float* p, int64_t, float*) { return p; }
+inline const float* as_floats(const uint16_t* p, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = _cvtsh_ss(p[i]);
+  return out;
+}
+
 // Four keys at a time, each with dot_f32's two accumulators and reduction: the query's eight
 // values are loaded once for the four.
-void dot_f32_keys(const float* q, const float* keys, int64_t stride, int64_t n_keys, int64_t n,
-                  float scale, float* out) {
+template <typename T>
+void dot_keys(const float* q, const T* keys, int64_t stride, int64_t n_keys, int64_t n, float scale,
+              float* out) {
   int64_t j = 0;
   if (n % 16 == 0) {
     for (; j + 4 <= n_keys; j += 4) {
-      const float* k0 = keys + j * stride;
-      const float* k1 = k0 + stride;
-      const float* k2 = k1 + stride;
-      const float* k3 = k2 + stride;
+      const T* k0 = keys + j * stride;
+      const T* k1 = k0 + stride;
+      const T* k2 = k1 + stride;
+      const T* k3 = k2 + stride;
       __m256 a0[4], a1[4];
       for (int t = 0; t < 4; ++t) a0[t] = a1[t] = _mm256_setzero_ps();
       for (int64_t i = 0; i < n; i += 16) {
         const __m256 qa = _mm256_loadu_ps(q + i);
         const __m256 qb = _mm256_loadu_ps(q + i + 8);
-        a0[0] = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k0 + i), a0[0]);
-        a0[1] = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k1 + i), a0[1]);
-        a0[2] = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k2 + i), a0[2]);
-        a0[3] = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k3 + i), a0[3]);
-        a1[0] = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k0 + i + 8), a1[0]);
-        a1[1] = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k1 + i + 8), a1[1]);
-        a1[2] = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k2 + i + 8), a1[2]);
-        a1[3] = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k3 + i + 8), a1[3]);
+        a0[0] = _mm256_fmadd_ps(qa, load8(k0 + i), a0[0]);
+        a0[1] = _mm256_fmadd_ps(qa, load8(k1 + i), a0[1]);
+        a0[2] = _mm256_fmadd_ps(qa, load8(k2 + i), a0[2]);
+        a0[3] = _mm256_fmadd_ps(qa, load8(k3 + i), a0[3]);
+        a1[0] = _mm256_fmadd_ps(qb, load8(k0 + i + 8), a1[0]);
+        a1[1] = _mm256_fmadd_ps(qb, load8(k1 + i + 8), a1[1]);
+        a1[2] = _mm256_fmadd_ps(qb, load8(k2 + i + 8), a1[2]);
+        a1[3] = _mm256_fmadd_ps(qb, load8(k3 + i + 8), a1[3]);
       }
       for (int t = 0; t < 4; ++t) out[j + t] = hsum(_mm256_add_ps(a0[t], a1[t])) * scale;
     }
   }
-  for (; j < n_keys; ++j) out[j] = dot_f32(q, keys + j * stride, n) * scale;
+  Scratch tail(std::is_same_v<T, float> || j == n_keys ? 0 : n);
+  for (; j < n_keys; ++j) {
+    out[j] = dot_f32(q, as_floats(keys + j * stride, n, tail.data()), n) * scale;
+  }
 }
 
 // 64 accumulators (eight registers) at a time over all keys: each element gets axpy_f32's
 // multiply-adds in the same order, without a load and store of it per key.
-void axpy_f32_keys(const float* p, const float* values, int64_t stride, int64_t n_keys, int64_t n,
-                   float* acc) {
+template <typename T>
+void axpy_keys(const float* p, const T* values, int64_t stride, int64_t n_keys, int64_t n,
+               float* acc) {
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
     __m256 a[8];
     for (int r = 0; r < 8; ++r) a[r] = _mm256_loadu_ps(acc + i + 8 * r);
-    const float* v = values + i;
+    const T* v = values + i;
     for (int64_t j = 0; j < n_keys; ++j, v += stride) {
       const __m256 pj = _mm256_set1_ps(p[j]);
-      for (int r = 0; r < 8; ++r) a[r] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 8 * r), a[r]);
+      for (int r = 0; r < 8; ++r) a[r] = _mm256_fmadd_ps(pj, load8(v + 8 * r), a[r]);
     }
     for (int r = 0; r < 8; ++r) _mm256_storeu_ps(acc + i + 8 * r, a[r]);
   }
   if (i < n) {
-    for (int64_t j = 0; j < n_keys; ++j) axpy_f32(p[j], values + j * stride + i, acc + i, n - i);
+    Scratch tail(std::is_same_v<T, float> ? 0 : n - i);
+    for (int64_t j = 0; j < n_keys; ++j) {
+      axpy_f32(p[j], as_floats(values + j * stride + i, n - i, tail.data()), acc + i, n - i);
+    }
   }
+}
+
+}  // namespace
+
+void dot_f32_keys(const float* q, const float* keys, int64_t stride, int64_t n_keys, int64_t n,
+                  float scale, float* out) {
+  dot_keys(q, keys, stride, n_keys, n, scale, out);
+}
+void dot_f16_keys(const float* q, const uint16_t* keys, int64_t stride, int64_t n_keys, int64_t n,
+                  float scale, float* out) {
+  dot_keys(q, keys, stride, n_keys, n, scale, out);
+}
+void axpy_f32_keys(const float* p, const float* values, int64_t stride, int64_t n_keys, int64_t n,
+                   float* acc) {
+  axpy_keys(p, values, stride, n_keys, n, acc);
+}
+void axpy_f16_keys(const float* p, const uint16_t* values, int64_t stride, int64_t n_keys,
+                   int64_t n, float* acc) {
+  axpy_keys(p, values, stride, n_keys, n, acc);
+}
+
+void f32_to_f16_row(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+void f16_to_f32_row(const uint16_t* x, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load8(x + i));
+  for (; i < n; ++i) out[i] = _cvtsh_ss(x[i]);
 }
 
 void block_sums_32(const float* x, int64_t n, float* sums) {

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <random>
 
+#include "cache_flags.h"
 #include "commands.h"
 #include "emovec/decoder.h"
 #include "emovec/error.h"
@@ -30,6 +31,7 @@ struct GenerationFlags {
   int64_t ctx = 0;
   int64_t batch = 512;
   bool exact = false;
+  CacheFlags cache;
   bool json = false;
   SteeringFlags steer;
   bool compare = false;
@@ -68,6 +70,7 @@ void add_common_flags(CLI::App* cmd, GenerationFlags& f) {
   cmd->add_flag("--exact", f.exact,
                 "float32 activations in every product (slower; the path checked against "
                 "transformers) instead of int8-quantised activations while decoding");
+  add_cache_flags(cmd, f.cache);
   cmd->add_option("--system-prompt", f.system, "system message (with --chat / in chat)");
   add_steering_flags(cmd, f.steer);
 }
@@ -99,6 +102,7 @@ EngineOptions engine_options(const GenerationFlags& f) {
   e.n_ctx = f.ctx;
   e.n_batch = f.batch;
   e.exact = f.exact;
+  apply_cache_flags(f.cache, e);
   return e;
 }
 

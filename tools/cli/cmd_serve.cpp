@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cache_flags.h"
 #include "commands.h"
 #include "emovec/decoder.h"
 #include "emovec/engine.h"
@@ -25,6 +26,7 @@ struct ServeFlags {
   std::string api_key;
   size_t max_body_bytes = 1 << 20;
   bool exact = false;
+  CacheFlags cache;
   std::string emotion;
   std::string positions = "last";
   std::vector<int> layer_range;
@@ -87,6 +89,7 @@ void run_serve(const ServeFlags& f) {
   e.n_threads = f.threads;
   e.n_ctx = f.ctx;
   e.exact = f.exact;
+  apply_cache_flags(f.cache, e);
   e.batch_invariant = true;
   Engine engine(*model, e);
   std::fprintf(stderr, "%s: %lld positions per request, %d in parallel, %zu emotion vectors\n",
@@ -117,6 +120,7 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--max-body-bytes", f->max_body_bytes, "largest request body accepted")
       ->capture_default_str();
   cmd->add_flag("--exact", f->exact, "float32 activations in every product (slower)");
+  add_cache_flags(cmd, f->cache);
   cmd->add_option("--emotion", f->emotion,
                   "mix for requests without an \"emotion\" field, e.g. joy=1");
   cmd->add_option("--steer-positions", f->positions,
