@@ -32,9 +32,10 @@ struct EngineOptions {
   // bits as when it is decoded alone (a server's replies do not depend on what else is in the
   // batch). Otherwise passes of 16 rows or more use SGEMM, whose sums are ordered differently.
   bool batch_invariant = false;
-  // float16 halves the cache's memory and the bytes attention reads (most of a decoding step's
-  // attention time once several sequences' caches no longer fit the CPU's caches); the rounding
-  // moves logits about as much as the int8 activations do (tests/test_fast_path.cpp).
+  // float16 (llama.cpp's default) halves the cache's memory and the bytes attention reads (most
+  // of a decoding step's attention time once several sequences' caches no longer fit the CPU's
+  // caches). Its rounding adds to that of the fast path's int8 activations
+  // (tests/test_fast_path.cpp measures both), which is why float32 is the default.
   CacheType cache_type_k = CacheType::F32;
   CacheType cache_type_v = CacheType::F32;
 };

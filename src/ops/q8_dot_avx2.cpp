@@ -28,11 +28,6 @@ inline __m256 u8x8_to_ps(const uint8_t* p) {
       _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
-// d_w times the eight group scales of an activation block: one factor per int32 lane.
-inline __m256 group_factors(float dw, const float* xd) {
-  return _mm256_mul_ps(_mm256_set1_ps(dw), _mm256_loadu_ps(xd));
-}
-
 // Sixteen int16 pair sums -> their sum as eight float partial sums.
 inline __m256 i16_to_ps(__m256i pairs) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
@@ -107,12 +102,12 @@ inline __m256 block_mins(const uint8_t* w, int64_t count) {
 }
 
 // The 32-element block types (Block below), for kT activation rows at once (kT = 1: the one-row
-// kernel). Each weight block is unpacked once, then multiplied with each row's block,
-// giving its integer sums as eight float partial sums, scaled by d_w * d_x (d_w the half at the
-// block's start) and accumulated. A row's blocks form two chains, the first half of the row and
-// the rest, each with its own accumulator; for types with a min m (the half at byte kMinAt), a
-// third chain adds, per run of eight blocks, their eight mins times their
-// activation sums. The result is the sum of the three.
+// kernel). Each weight block is unpacked once, then multiplied with each row's block, giving its
+// integer sums as eight float partial sums, scaled by d_w * d_x (d_w the half at the block's
+// start) and accumulated. A row's blocks form two chains, the first half of the row and the
+// rest, each with its own accumulator; for types with a min m (the half at byte kMinAt), a third
+// chain adds, per run of eight blocks, their eight mins times their activation sums. The result
+// is the sum of the three.
 //
 // Every row's float operations and their order are the same whatever kT, so a row's result has
 // the same bits alone or beside others (batched decoding). Alone, the row runs its two chains in
