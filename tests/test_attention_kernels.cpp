@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "emovec/tensor_type.h"
 #include "ops/row_dot.h"
 #include "quant/half.h"
 
@@ -132,7 +133,7 @@ TEST(AttentionKernels, HalfCacheRowsRoundAsNumpyAndWidenExactly) {
   std::vector<uint16_t> h(x.size());
   f32_to_f16_row(x.data(), static_cast<int64_t>(x.size()), h.data());
   std::vector<float> back(x.size());
-  f16_to_f32_row(h.data(), static_cast<int64_t>(h.size()), back.data());
+  dequantize(TensorType::F16, h.data(), back.data(), static_cast<int64_t>(h.size()));
   for (size_t i = 0; i < x.size(); ++i) {
     EXPECT_EQ(h[i], f32_to_f16(x[i])) << x[i];
     EXPECT_TRUE(same_bits(back[i], f16_to_f32(h[i]))) << x[i];

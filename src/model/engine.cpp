@@ -13,6 +13,7 @@
 
 #include "emovec/decoder.h"
 #include "emovec/error.h"
+#include "emovec/tensor_type.h"
 #include "model/decoder_weights.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
@@ -204,7 +205,7 @@ struct Engine::Impl {
         const auto widen = [&](const std::vector<uint16_t>& cache, std::vector<float>& rows) {
           rows.resize(static_cast<size_t>(n_keys * hd));
           for (int64_t j = 0; j < n_keys; ++j) {
-            ops::f16_to_f32_row(cache.data() + at + j * kv_dim, hd, rows.data() + j * hd);
+            dequantize(TensorType::F16, cache.data() + at + j * kv_dim, rows.data() + j * hd, hd);
           }
           return static_cast<const float*>(rows.data());
         };

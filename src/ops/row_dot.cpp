@@ -83,7 +83,7 @@ void dot_f16_keys(const float* q, const uint16_t* keys, int64_t stride, int64_t 
 #endif
   std::vector<float> k(static_cast<size_t>(n));
   for (int64_t j = 0; j < n_keys; ++j) {
-    f16_to_f32_row(keys + j * stride, n, k.data());
+    dequantize(TensorType::F16, keys + j * stride, k.data(), n);
     out[j] = dot_f32(q, k.data(), n) * scale;
   }
 }
@@ -98,7 +98,7 @@ void axpy_f16_keys(const float* p, const uint16_t* values, int64_t stride, int64
 #endif
   std::vector<float> v(static_cast<size_t>(n));
   for (int64_t j = 0; j < n_keys; ++j) {
-    f16_to_f32_row(values + j * stride, n, v.data());
+    dequantize(TensorType::F16, values + j * stride, v.data(), n);
     axpy_f32(p[j], v.data(), acc, n);
   }
 }
@@ -111,16 +111,6 @@ void f32_to_f16_row(const float* x, int64_t n, uint16_t* out) {
   }
 #endif
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_f16(x[i]);
-}
-
-void f16_to_f32_row(const uint16_t* x, int64_t n, float* out) {
-#if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx2()) {
-    avx2::f16_to_f32_row(x, n, out);
-    return;
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(x[i]);
 }
 
 void block_sums_32(const float* x, int64_t n, float* sums) {

@@ -49,9 +49,9 @@ void dot_f16_keys(const float* q, const uint16_t* keys, int64_t stride, int64_t 
 void axpy_f16_keys(const float* p, const uint16_t* values, int64_t stride, int64_t n_keys,
                    int64_t n, float* acc);
 
-// Rows of a float16 cache: float32 rounded to nearest (ties to even), and back (exact).
+// A row for a float16 cache: float32 rounded to nearest, ties to even (read back with
+// dequantize(TensorType::F16, ...)).
 void f32_to_f16_row(const float* x, int64_t n, uint16_t* out);
-void f16_to_f32_row(const uint16_t* x, int64_t n, float* out);
 
 // Whether the AVX2/FMA kernels are in use (decided once, from the CPU).
 bool cpu_has_avx2();
@@ -68,7 +68,6 @@ void dot_f16_keys(const float* q, const uint16_t* keys, int64_t stride, int64_t 
 void axpy_f16_keys(const float* p, const uint16_t* values, int64_t stride, int64_t n_keys,
                    int64_t n, float* acc);
 void f32_to_f16_row(const float* x, int64_t n, uint16_t* out);
-void f16_to_f32_row(const uint16_t* x, int64_t n, float* out);
 void block_sums_32(const float* x, int64_t n, float* sums);
 RowDotFn kernel(TensorType type);
 RowDotMultiFn multi_kernel(TensorType type);

@@ -440,12 +440,6 @@ void f32_to_f16_row(const float* x, int64_t n, uint16_t* out) {
   for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-void f16_to_f32_row(const uint16_t* x, int64_t n, float* out) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load8(x + i));
-  for (; i < n; ++i) out[i] = _cvtsh_ss(x[i]);
-}
-
 void block_sums_32(const float* x, int64_t n, float* sums) {
   for (int64_t b = 0; b < n / 32; ++b, x += 32) {
     const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
