@@ -73,6 +73,11 @@ class Tokenizer {
   int32_t vocab_size() const;
   std::optional<int32_t> bos_id() const;
   std::optional<int32_t> eos_id() const;
+  // Whether decode(ids, skip_special) ends in "<0xHH>" byte tokens that the decoder joins with
+  // the byte tokens next to them (a ByteFallback step): such a run decodes to its UTF-8 text, or
+  // to U+FFFD per byte if the whole run is not valid UTF-8, so a byte token appended could
+  // change how the end decodes.
+  bool ends_in_byte_run(std::span<const int32_t> ids, bool skip_special) const;
   // "byte-level-bpe", "sentencepiece-bpe", "bpe" or "wordpiece".
   std::string_view kind() const;
   // The text splitting in effect: "gpt2", "llama3", "qwen2", "smollm" (digits, then gpt2),
@@ -84,6 +89,34 @@ class Tokenizer {
  private:
   explicit Tokenizer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// Decodes a growing sequence of ids piece by piece, for streaming: the pieces push() and flush()
+// return add up to decode(every id pushed, skip_special). Each push decodes only the ids since
+// the last piece, anchored on the ids of that piece (a decoder may treat the first token of what
+// it is given differently), so a long sequence costs linear time, not quadratic.
+class DecodeStream {
+ public:
+  DecodeStream(const Tokenizer& tokenizer, bool skip_special);
+  // Adds `id` (throws Error if out of range) and returns the text it makes final: empty while
+  // the end may still change, i.e. a multi-byte character is incomplete (decoded as U+FFFD) or
+  // the last id is a fallback byte that a following one could join.
+  std::string push(int32_t id);
+  // Once the sequence has ended: the text held back (as decode gives it), then nothing.
+  std::string flush();
+  const std::vector<int32_t>& ids() const { return ids_; }
+
+ private:
+  std::string pending() const;
+
+  const Tokenizer& tokenizer_;
+  bool skip_special_;
+  std::vector<int32_t> ids_;
+  // The last piece came from ids [window_begin_, window_end_), which decode to window_text_.
+  size_t window_begin_ = 0;
+  size_t window_end_ = 0;
+  std::string window_text_;
+  size_t released_ = 0;  // bytes given out
 };
 
 // GGUF model: from_gguf(*model.gguf()). Hugging Face folder: tokenizer.json (with

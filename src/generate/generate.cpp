@@ -25,11 +25,6 @@ const Tokenizer& require_tokenizer(const DecoderModel& model) {
   return *model.tokenizer();
 }
 
-// U+FFFD at the end of decoded text: a multi-byte character still being formed.
-bool ends_incomplete(const std::string& s) {
-  return s.size() >= 3 && s.compare(s.size() - 3, 3, "\xEF\xBF\xBD") == 0;
-}
-
 }  // namespace
 
 std::vector<int32_t> tokenize_prompt(const DecoderModel& model, const std::string& text) {
@@ -66,14 +61,14 @@ struct ReplyState::Impl {
         sampler(options.sampling),
         stops(options.stop),
         history(prompt.begin(), prompt.end()),
+        text(tok, /*skip_special=*/true),
         ignore_eos(options.ignore_eos) {}
   const Tokenizer& tok;
   const std::vector<int32_t>& eog;
   Sampler sampler;
   StopStringMatcher stops;
   std::vector<int32_t> history;  // prompt and reply, for the repetition penalty
-  std::string decoded;           // the whole reply decoded so far
-  size_t released = 0;           // bytes of `decoded` given to the stop matcher
+  DecodeStream text;             // the reply's text, for the stop matcher
   int64_t limit = 0;
   int64_t n_ctx = 0;
   bool ignore_eos = false;
@@ -102,11 +97,9 @@ std::string ReplyState::step(std::span<const float> logits, int64_t sequence_len
   }
   result_.tokens.push_back(token);
   m.history.push_back(token);
-  m.decoded = m.tok.decode(result_.tokens, /*skip_special=*/true);
   std::string out;
-  if (!ends_incomplete(m.decoded) && m.decoded.size() > m.released) {
-    const StopFeed fed = m.stops.feed(std::string_view(m.decoded).substr(m.released));
-    m.released = m.decoded.size();
+  if (const std::string piece = m.text.push(token); !piece.empty()) {
+    const StopFeed fed = m.stops.feed(piece);
     out = fed.text;
     result_.text += out;
     if (fed.stopped) {
@@ -134,10 +127,7 @@ std::string ReplyState::finish() {
   Impl& m = *impl_;
   done_ = true;
   std::string out;
-  if (m.decoded.size() > m.released) {
-    out += m.stops.feed(std::string_view(m.decoded).substr(m.released)).text;
-    m.released = m.decoded.size();
-  }
+  if (const std::string rest = m.text.flush(); !rest.empty()) out += m.stops.feed(rest).text;
   if (!m.stops.stopped()) out += m.stops.flush();
   if (m.stops.stopped()) result_.finish_reason = "stop";
   result_.text += out;

@@ -831,7 +831,69 @@ const std::vector<AddedToken>& Tokenizer::added_tokens() const { return impl_->a
 int32_t Tokenizer::vocab_size() const { return impl_->size(); }
 std::optional<int32_t> Tokenizer::bos_id() const { return impl_->bos; }
 std::optional<int32_t> Tokenizer::eos_id() const { return impl_->eos; }
+bool Tokenizer::ends_in_byte_run(std::span<const int32_t> ids, bool skip_special) const {
+  const auto& steps = impl_->decoder;
+  if (std::none_of(steps.begin(), steps.end(), [](const tok::DecoderStep& d) {
+        return d.kind == tok::DecoderStep::Kind::ByteFallback;
+      })) {
+    return false;
+  }
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    const int32_t id = *it;
+    if (id < 0 || id >= impl_->size()) return false;
+    // Tokens decode leaves out do not separate the bytes on either side of them.
+    if (skip_special && impl_->skip_on_decode[static_cast<size_t>(id)]) continue;
+    return tok::parse_byte_token(impl_->decoder_text(id)).has_value();
+  }
+  return false;
+}
+
 std::string_view Tokenizer::kind() const { return impl_->kind; }
+
+DecodeStream::DecodeStream(const Tokenizer& tokenizer, bool skip_special)
+    : tokenizer_(tokenizer), skip_special_(skip_special) {}
+
+std::string DecodeStream::pending() const {
+  const std::span<const int32_t> ids(ids_);
+  if (window_end_ > 0) {
+    const std::string text = tokenizer_.decode(ids.subspan(window_begin_), skip_special_);
+    if (text.size() >= window_text_.size() &&
+        text.compare(0, window_text_.size(), window_text_) == 0) {
+      return text.substr(window_text_.size());
+    }
+  }
+  // Nothing given out yet, or a decoder that changes the anchor's text when more follows (none
+  // of the supported ones is known to): the whole sequence.
+  const std::string text = tokenizer_.decode(ids, skip_special_);
+  return text.size() > released_ ? text.substr(released_) : std::string();
+}
+
+std::string DecodeStream::push(int32_t id) {
+  if (id < 0 || id >= tokenizer_.vocab_size()) {
+    throw Error("decode: token id " + std::to_string(id) + " is outside the vocabulary (0.." +
+                std::to_string(tokenizer_.vocab_size() - 1) + ")");
+  }
+  ids_.push_back(id);
+  if (tokenizer_.ends_in_byte_run(ids_, skip_special_)) return {};
+  std::string text = pending();
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  if (text.empty() || std::string_view(text).ends_with(kReplacement)) return {};
+  released_ += text.size();
+  window_begin_ = window_end_;
+  window_end_ = ids_.size();
+  window_text_ = tokenizer_.decode(
+      std::span<const int32_t>(ids_).subspan(window_begin_, window_end_ - window_begin_),
+      skip_special_);
+  return text;
+}
+
+std::string DecodeStream::flush() {
+  std::string text = pending();
+  released_ += text.size();
+  window_text_.clear();
+  window_begin_ = window_end_ = ids_.size();
+  return text;
+}
 std::string_view Tokenizer::pre_tokenizer() const { return impl_->pre_tokenizer_name; }
 
 }  // namespace emovec
