@@ -15,9 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-import gguf
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from decoder_golden import ROOT, golden_prompts, shipped_model_path
 
 
 def main():
@@ -25,16 +23,8 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    models = json.load(open(os.path.join(ROOT, "models", "models.json")))["models"]
-    entry = next(m for m in models if m["name"] == args.model)
-    models_dir = os.environ.get("EMOVEC_MODELS_DIR", os.path.expanduser("~/.cache/emovec/models"))
-    model_path = os.path.join(models_dir, entry["path"])
-
-    golden = gguf.GGUFReader(os.path.join(ROOT, "tests", "golden", f"decoder_{args.model}.gguf"))
-    tensors = {t.name: t for t in golden.tensors}
-    n_prompts = int(golden.fields["golden.n_prompts"].contents())
-    prompts = [{"ids": [int(v) for v in tensors[f"p{i}.ids"].data]} for i in range(n_prompts)]
-    n = len(tensors["p0.greedy.ids"].data)
+    model_path = shipped_model_path(args.model)
+    prompts, _, n = golden_prompts(args.model)
 
     with tempfile.TemporaryDirectory() as tmp:
         inp = os.path.join(tmp, "in.json")
