@@ -68,7 +68,8 @@ Q8DotFn q8_dot_kernel(TensorType type);
 inline constexpr int kQ8MultiRows = 8;
 using Q8DotMultiFn = void (*)(const uint8_t* row, const Q8Activation& x, int64_t first_block,
                               int64_t block_stride, int64_t n, int count, float* out);
-// nullptr unless the CPU has AVX2 and the type is Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0.
+// nullptr unless the CPU has AVX2 and the type is Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or
+// Q6_K.
 Q8DotMultiFn q8_dot_multi_kernel(TensorType type);
 
 // Portable implementations: the reference the vector kernels are tested against. Each kernel

@@ -276,17 +276,28 @@ inline __m256i spread_i16(__m256i v, int j) {
 
 // Q4_K and Q5_K: sub-block s of a super-block is activation block 8 * super + s. madd multiplies
 // its int16 pair sums by scale[s], the float accumulation by each group's d_x, and the
-// super-block's d applies once to the sum; the mins go into a vector of offsets.
-template <bool kFiveBit>
-float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+// super-block's d applies once to the sum; the mins go into a vector of offsets. kT activation
+// rows share each super-block's unpacking (row t's blocks start at first_block + t *
+// block_stride), each row with the sums, in the order, of the one-row kernel (kT = 1).
+template <bool kFiveBit, int kT>
+void dot_k4_rows(const uint8_t* row, const Q8Activation& x, int64_t first_block,
+                 int64_t block_stride, int64_t n, float* out) {
   constexpr int64_t kBytes = kFiveBit ? 176 : 144;
-  const int8_t* xq = x.q.data() + 32 * first_block;
-  const float* xd = x.d.data() + 8 * first_block;
-  const float* xs = x.sum.data() + first_block;
   const __m256i mask = _mm256_set1_epi8(0x0f);
   const __m256i one = _mm256_set1_epi8(1);
-  __m256 total = _mm256_setzero_ps(), offset = _mm256_setzero_ps();
-  for (int64_t sb = 0; sb < n / 256; ++sb, row += kBytes, xq += 256, xd += 64, xs += 8) {
+  // Row t's activations: codes, group scales and block sums of the current super-block.
+  const int8_t* xq[kT];
+  const float* xd[kT];
+  const float* xs[kT];
+  __m256 total[kT], offset[kT];
+  for (int t = 0; t < kT; ++t) {
+    const int64_t b = first_block + t * block_stride;
+    xq[t] = x.q.data() + 32 * b;
+    xd[t] = x.d.data() + 8 * b;
+    xs[t] = x.sum.data() + b;
+    total[t] = offset[t] = _mm256_setzero_ps();
+  }
+  for (int64_t sb = 0; sb < n / 256; ++sb, row += kBytes) {
     prefetch_ahead<kBytes>(row);
     uint8_t sc[8], mn[8];
     scale_min_k4(row + 4, sc, mn);
@@ -294,14 +305,18 @@ float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int
     // are at most 2 * 2 * 31 * 127 * 63, far inside int32).
     const __m256i scales = _mm256_broadcastsi128_si256(
         _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))));
-    offset = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(half(row + 2)), u8x8_to_ps(mn)),
-                             _mm256_loadu_ps(xs), offset);
-    const uint8_t* qs = row + (kFiveBit ? 48 : 16);
-    __m256i qh = kFiveBit ? load256(row + 16) : _mm256_setzero_si256();
+    const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(half(row + 2)), u8x8_to_ps(mn));
+    for (int t = 0; t < kT; ++t) {
+      offset[t] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(xs[t]), offset[t]);
+    }
     // Each int32 lane is one activation group's integer sum times its sub-block's scale; its
     // group scale d_x applies here and the super-block's d once below.
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc0[kT], acc1[kT];
+    for (int t = 0; t < kT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
+    const uint8_t* qs = row + (kFiveBit ? 48 : 16);
+    __m256i qh = kFiveBit ? load256(row + 16) : _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
+      // Codes of sub-blocks 2c (lo) and 2c + 1 (hi), and their scales in every int16 lane.
       const __m256i q = load256(qs + 32 * c);
       __m256i lo = _mm256_and_si256(q, mask);
       __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
@@ -313,24 +328,37 @@ float dot_k4(const uint8_t* row, const Q8Activation& x, int64_t first_block, int
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
         qh = _mm256_srli_epi16(qh, 1);
       }
-      const __m256i slo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(xq + 64 * c)),
-                                            spread_i16(scales, 2 * c));
-      const __m256i shi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(xq + 64 * c + 32)),
-                                            spread_i16(scales, 2 * c + 1));
-      acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(slo), _mm256_loadu_ps(xd + 16 * c), acc0);
-      acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(shi), _mm256_loadu_ps(xd + 16 * c + 8), acc1);
+      const __m256i scale_lo = spread_i16(scales, 2 * c);
+      const __m256i scale_hi = spread_i16(scales, 2 * c + 1);
+      for (int t = 0; t < kT; ++t) {
+        const __m256i slo =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(xq[t] + 64 * c)), scale_lo);
+        const __m256i shi =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(xq[t] + 64 * c + 32)), scale_hi);
+        acc0[t] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(slo), _mm256_loadu_ps(xd[t] + 16 * c), acc0[t]);
+        acc1[t] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(shi), _mm256_loadu_ps(xd[t] + 16 * c + 8), acc1[t]);
+      }
     }
-    total = _mm256_fmadd_ps(_mm256_set1_ps(half(row)), _mm256_add_ps(acc0, acc1), total);
+    const __m256 d = _mm256_set1_ps(half(row));
+    for (int t = 0; t < kT; ++t) {
+      total[t] = _mm256_fmadd_ps(d, _mm256_add_ps(acc0[t], acc1[t]), total[t]);
+      xq[t] += 256;
+      xd[t] += 64;
+      xs[t] += 8;
+    }
   }
-  return hsum(total) - hsum(offset);
+  for (int t = 0; t < kT; ++t) out[t] = hsum(total[t]) - hsum(offset[t]);
 }
 
 // Q6_K: the 6-bit codes of a 128-element half come from 64 bytes of nibbles and 32 bytes of
 // 2-bit high parts; activation block k of the half covers the 16-element sub-blocks 2k and
 // 2k + 1, whose int8 scales multiply the int16 pair sums in madd (at most 2 * 32 * 127 * 128).
-float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
-  const int8_t* xq = x.q.data() + 32 * first_block;
-  const float* xd = x.d.data() + 8 * first_block;
+// Rows as in dot_k4_rows.
+template <int kT>
+void dot_q6_k_rows(const uint8_t* row, const Q8Activation& x, int64_t first_block,
+                   int64_t block_stride, int64_t n, float* out) {
   const __m256i m32 = _mm256_set1_epi8(32);
   // Shuffles picking int16 scale 2k (low 128-bit lane) and 2k + 1 (high lane) of eight.
   __m256i pick[4];
@@ -339,16 +367,22 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
     const auto hi = static_cast<short>(((4 * k + 3) << 8) | (4 * k + 2));
     pick[k] = _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo));
   }
-  __m256 total = _mm256_setzero_ps();
-  for (int64_t sb = 0; sb < n / 256; ++sb, row += 210, xq += 256, xd += 64) {
+  const int8_t* xq[kT];
+  const float* xd[kT];
+  __m256 total[kT];
+  for (int t = 0; t < kT; ++t) {
+    xq[t] = x.q.data() + 32 * (first_block + t * block_stride);
+    xd[t] = x.d.data() + 8 * (first_block + t * block_stride);
+    total[t] = _mm256_setzero_ps();
+  }
+  for (int64_t sb = 0; sb < n / 256; ++sb, row += 210) {
     prefetch_ahead<210>(row);
     const uint8_t* ql = row;
     const uint8_t* qh = row + 128;
-    const float d = half(row + 208);
     const __m256i scales16 =
         _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 192)));
-    // d applies once per super-block, to the sum of the group-scaled integer sums.
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc0[kT], acc1[kT];
+    for (int t = 0; t < kT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
     for (int h = 0; h < 2; ++h) {
       const __m256i sc = h == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
                                 : _mm256_permute2x128_si256(scales16, scales16, 0x11);
@@ -356,22 +390,68 @@ float dot_q6_k(const uint8_t* row, const Q8Activation& x, int64_t first_block, i
       q6k_codes(ql, qh, h, g);
       for (int k = 0; k < 4; ++k) {
         const int b = 4 * h + k;
-        const __m256i xb = load256(xq + 32 * b);
-        const __m256i pairs =
-            _mm256_sub_epi16(_mm256_maddubs_epi16(g[k], xb), _mm256_maddubs_epi16(m32, xb));
-        const __m256 s =
-            _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_shuffle_epi8(sc, pick[k])));
-        if (k % 2 == 0) {
-          acc0 = _mm256_fmadd_ps(s, _mm256_loadu_ps(xd + 8 * b), acc0);
-        } else {
-          acc1 = _mm256_fmadd_ps(s, _mm256_loadu_ps(xd + 8 * b), acc1);
+        const __m256i scale = _mm256_shuffle_epi8(sc, pick[k]);
+        for (int t = 0; t < kT; ++t) {
+          const __m256i xb = load256(xq[t] + 32 * b);
+          const __m256i pairs =
+              _mm256_sub_epi16(_mm256_maddubs_epi16(g[k], xb), _mm256_maddubs_epi16(m32, xb));
+          const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scale));
+          const __m256 group = _mm256_loadu_ps(xd[t] + 8 * b);
+          if (k % 2 == 0) {
+            acc0[t] = _mm256_fmadd_ps(s, group, acc0[t]);
+          } else {
+            acc1[t] = _mm256_fmadd_ps(s, group, acc1[t]);
+          }
         }
       }
     }
-    total = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_add_ps(acc0, acc1), total);
+    // d applies once per super-block, to the sum of the group-scaled integer sums.
+    const __m256 d = _mm256_set1_ps(half(row + 208));
+    for (int t = 0; t < kT; ++t) {
+      total[t] = _mm256_fmadd_ps(d, _mm256_add_ps(acc0[t], acc1[t]), total[t]);
+      xq[t] += 256;
+      xd[t] += 64;
+    }
   }
-  return hsum(total);
+  for (int t = 0; t < kT; ++t) out[t] = hsum(total[t]);
 }
+
+// A kT-row kernel as a multi-row kernel (up to kQ8MultiRows rows) and as a one-row kernel.
+template <template <int> class Rows>
+void k_multi(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t block_stride,
+             int64_t n, int count, float* out) {
+  for_row_count<kQ8MultiRows>(
+      count, [&]<int kT>() { Rows<kT>::run(row, x, first_block, block_stride, n, out); });
+}
+
+template <template <int> class Rows>
+float k_one(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  float out;
+  Rows<1>::run(row, x, first_block, 0, n, &out);
+  return out;
+}
+
+template <int kT>
+struct Q4KRows {
+  static void run(const uint8_t* row, const Q8Activation& x, int64_t first_block,
+                  int64_t block_stride, int64_t n, float* out) {
+    dot_k4_rows<false, kT>(row, x, first_block, block_stride, n, out);
+  }
+};
+template <int kT>
+struct Q5KRows {
+  static void run(const uint8_t* row, const Q8Activation& x, int64_t first_block,
+                  int64_t block_stride, int64_t n, float* out) {
+    dot_k4_rows<true, kT>(row, x, first_block, block_stride, n, out);
+  }
+};
+template <int kT>
+struct Q6KRows {
+  static void run(const uint8_t* row, const Q8Activation& x, int64_t first_block,
+                  int64_t block_stride, int64_t n, float* out) {
+    dot_q6_k_rows<kT>(row, x, first_block, block_stride, n, out);
+  }
+};
 
 }  // namespace
 
@@ -420,6 +500,12 @@ Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {
       return dot_multi<BlockQ5_1>;
     case TensorType::Q8_0:
       return dot_multi<BlockQ8_0>;
+    case TensorType::Q4_K:
+      return k_multi<Q4KRows>;
+    case TensorType::Q5_K:
+      return k_multi<Q5KRows>;
+    case TensorType::Q6_K:
+      return k_multi<Q6KRows>;
     default:
       return nullptr;
   }
@@ -438,11 +524,11 @@ Q8DotFn q8_dot_kernel(TensorType type) {
     case TensorType::Q8_0:
       return dot_one<BlockQ8_0>;
     case TensorType::Q4_K:
-      return dot_k4<false>;
+      return k_one<Q4KRows>;
     case TensorType::Q5_K:
-      return dot_k4<true>;
+      return k_one<Q5KRows>;
     case TensorType::Q6_K:
-      return dot_q6_k;
+      return k_one<Q6KRows>;
     default:
       return nullptr;
   }
