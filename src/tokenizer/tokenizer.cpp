@@ -849,6 +849,7 @@ bool Tokenizer::ends_in_byte_run(std::span<const int32_t> ids, bool skip_special
 }
 
 std::string_view Tokenizer::kind() const { return impl_->kind; }
+std::string_view Tokenizer::pre_tokenizer() const { return impl_->pre_tokenizer_name; }
 
 DecodeStream::DecodeStream(const Tokenizer& tokenizer, bool skip_special)
     : tokenizer_(tokenizer), skip_special_(skip_special) {}
@@ -894,6 +895,5 @@ std::string DecodeStream::flush() {
   window_begin_ = window_end_ = ids_.size();
   return text;
 }
-std::string_view Tokenizer::pre_tokenizer() const { return impl_->pre_tokenizer_name; }
 
 }  // namespace emovec
