@@ -8,10 +8,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "bench_stats.h"
 #include "emovec/decoder.h"
 #include "emovec/error.h"
 #include "emovec/model_registry.h"
@@ -29,34 +30,28 @@ double median_ms(int repeat, F&& run) {
     run();
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(item);
-  return out;
+  return emovec::bench::median(std::move(ms));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"streamed reply text: incremental decoding beside decoding the whole reply"};
-  std::string models = "smollm2-135m-instruct,qwen2.5-coder-0.5b-instruct,gemma-3-270m";
-  std::string lengths = "512,2048,8192";
+  std::vector<std::string> models = {"smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct",
+                                     "gemma-3-270m"};
+  std::vector<size_t> lengths = {512, 2048, 8192};
   int repeat = 3;
-  app.add_option("--models", models, "shipped decoder models, comma-separated");
-  app.add_option("--lengths", lengths, "reply lengths in tokens, comma-separated");
+  app.add_option("--models", models, "shipped decoder models, comma-separated")->delimiter(',');
+  app.add_option("--lengths", lengths, "reply lengths in tokens, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1 << 20));
   app.add_option("--repeat", repeat, "runs per measure (median)")->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
   try {
     std::printf(
         "| model | reply tokens | whole reply at every token, ms | DecodeStream, ms | ratio |\n");
     std::printf("|---|---|---|---|---|\n");
-    for (const std::string& name : split(models)) {
+    for (const std::string& name : models) {
       const auto model = emovec::DecoderModel::load(emovec::resolve_model_argument(name));
       const emovec::Tokenizer& tok = *model->tokenizer();
       std::string text;
@@ -64,8 +59,8 @@ int main(int argc, char** argv) {
         text += "The quick brown fox jumps over the lazy dog; naïve café owners say “ça va”. ";
       }
       const std::vector<int32_t> all = tok.encode(text, false, false);
-      for (const std::string& l : split(lengths)) {
-        const auto n = std::min<size_t>(all.size(), std::stoul(l));
+      for (const size_t length : lengths) {
+        const auto n = std::min(all.size(), length);
         const std::vector<int32_t> ids(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n));
         size_t sink = 0;
         const double whole = median_ms(repeat, [&] {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_stats.h"
 #include "emovec/decoder.h"
 #include "emovec/engine.h"
 #include "emovec/error.h"
@@ -33,11 +34,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+using emovec::bench::median;
 
 struct Speed {
   double prefill = 0;  // tokens/s

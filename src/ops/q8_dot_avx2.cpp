@@ -254,20 +254,16 @@ struct BlockQ8_0 {
   }
 };
 
+// The kernels of the 32-value block types, as the rows policies below.
 template <typename Block>
-void dot_multi(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t block_stride,
-               int64_t n, int count, float* out) {
-  for_row_count<kQ8MultiRows>(count, [&]<int kT>() {
+struct BlockRows {
+  template <int kT>
+  [[gnu::always_inline]] static void run(const uint8_t* row, const Q8Activation& x,
+                                         int64_t first_block, int64_t block_stride, int64_t n,
+                                         float* out) {
     dot_rows<Block, kT>(row, x, first_block, block_stride, n / 32, out);
-  });
-}
-
-template <typename Block>
-float dot_one(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
-  float out;
-  dot_rows<Block, 1>(row, x, first_block, 0, n / 32, &out);
-  return out;
-}
+  }
+};
 
 // int16 j of the eight held in both 128-bit lanes of v, in every int16 lane.
 inline __m256i spread_i16(__m256i v, int j) {
@@ -416,42 +412,37 @@ void dot_q6_k_rows(const uint8_t* row, const Q8Activation& x, int64_t first_bloc
   for (int t = 0; t < kT; ++t) out[t] = hsum(total[t]);
 }
 
-// A kT-row kernel as a multi-row kernel (up to kQ8MultiRows rows) and as a one-row kernel.
-template <template <int> class Rows>
-void k_multi(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t block_stride,
-             int64_t n, int count, float* out) {
-  for_row_count<kQ8MultiRows>(
-      count, [&]<int kT>() { Rows<kT>::run(row, x, first_block, block_stride, n, out); });
-}
-
-template <template <int> class Rows>
-float k_one(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
-  float out;
-  Rows<1>::run(row, x, first_block, 0, n, &out);
-  return out;
-}
-
-template <int kT>
-struct Q4KRows {
+template <bool kFiveBit>
+struct K4Rows {
+  template <int kT>
   static void run(const uint8_t* row, const Q8Activation& x, int64_t first_block,
                   int64_t block_stride, int64_t n, float* out) {
-    dot_k4_rows<false, kT>(row, x, first_block, block_stride, n, out);
+    dot_k4_rows<kFiveBit, kT>(row, x, first_block, block_stride, n, out);
   }
 };
-template <int kT>
-struct Q5KRows {
-  static void run(const uint8_t* row, const Q8Activation& x, int64_t first_block,
-                  int64_t block_stride, int64_t n, float* out) {
-    dot_k4_rows<true, kT>(row, x, first_block, block_stride, n, out);
-  }
-};
-template <int kT>
 struct Q6KRows {
+  template <int kT>
   static void run(const uint8_t* row, const Q8Activation& x, int64_t first_block,
                   int64_t block_stride, int64_t n, float* out) {
     dot_q6_k_rows<kT>(row, x, first_block, block_stride, n, out);
   }
 };
+
+// A rows policy (Rows::run<kT> computes kT activation rows against one weight row) as a
+// multi-row kernel (up to kQ8MultiRows rows) and as a one-row kernel.
+template <typename Rows>
+void dot_multi(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t block_stride,
+               int64_t n, int count, float* out) {
+  for_row_count<kQ8MultiRows>(
+      count, [&]<int kT>() { Rows::template run<kT>(row, x, first_block, block_stride, n, out); });
+}
+
+template <typename Rows>
+float dot_one(const uint8_t* row, const Q8Activation& x, int64_t first_block, int64_t n) {
+  float out;
+  Rows::template run<1>(row, x, first_block, 0, n, &out);
+  return out;
+}
 
 }  // namespace
 
@@ -491,21 +482,21 @@ void quantize_activation_blocks(const float* x, int64_t n, int8_t* q, float* d, 
 Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {
   switch (type) {
     case TensorType::Q4_0:
-      return dot_multi<BlockQ4_0>;
+      return dot_multi<BlockRows<BlockQ4_0>>;
     case TensorType::Q4_1:
-      return dot_multi<BlockQ4_1>;
+      return dot_multi<BlockRows<BlockQ4_1>>;
     case TensorType::Q5_0:
-      return dot_multi<BlockQ5_0>;
+      return dot_multi<BlockRows<BlockQ5_0>>;
     case TensorType::Q5_1:
-      return dot_multi<BlockQ5_1>;
+      return dot_multi<BlockRows<BlockQ5_1>>;
     case TensorType::Q8_0:
-      return dot_multi<BlockQ8_0>;
+      return dot_multi<BlockRows<BlockQ8_0>>;
     case TensorType::Q4_K:
-      return k_multi<Q4KRows>;
+      return dot_multi<K4Rows<false>>;
     case TensorType::Q5_K:
-      return k_multi<Q5KRows>;
+      return dot_multi<K4Rows<true>>;
     case TensorType::Q6_K:
-      return k_multi<Q6KRows>;
+      return dot_multi<Q6KRows>;
     default:
       return nullptr;
   }
@@ -514,21 +505,21 @@ Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {
 Q8DotFn q8_dot_kernel(TensorType type) {
   switch (type) {
     case TensorType::Q4_0:
-      return dot_one<BlockQ4_0>;
+      return dot_one<BlockRows<BlockQ4_0>>;
     case TensorType::Q4_1:
-      return dot_one<BlockQ4_1>;
+      return dot_one<BlockRows<BlockQ4_1>>;
     case TensorType::Q5_0:
-      return dot_one<BlockQ5_0>;
+      return dot_one<BlockRows<BlockQ5_0>>;
     case TensorType::Q5_1:
-      return dot_one<BlockQ5_1>;
+      return dot_one<BlockRows<BlockQ5_1>>;
     case TensorType::Q8_0:
-      return dot_one<BlockQ8_0>;
+      return dot_one<BlockRows<BlockQ8_0>>;
     case TensorType::Q4_K:
-      return k_one<Q4KRows>;
+      return dot_one<K4Rows<false>>;
     case TensorType::Q5_K:
-      return k_one<Q5KRows>;
+      return dot_one<K4Rows<true>>;
     case TensorType::Q6_K:
-      return k_one<Q6KRows>;
+      return dot_one<Q6KRows>;
     default:
       return nullptr;
   }
