@@ -407,13 +407,33 @@ class HttpServer {
     reply.mix = steering ? mix_to_json(p.steering.mix) : json::object();
     reply.include_usage = p.include_usage;
     if (!p.stream) {
-      GenerateResult r;
-      try {
-        r = job->wait_result();
-      } catch (const Error& e) {
-        throw ApiError(500, "server_error", e.what());
+      // Until the reply's first text (queueing and the prompt's evaluation, where failures
+      // happen), the handler waits and a failure is answered with its status. After it, the
+      // whole reply comes through a content provider that looks every kStreamPoll whether the
+      // client is still there: one that went away (a client-side timeout) cancels the job
+      // instead of holding a slot until max_tokens.
+      std::string ignored;
+      Job::Wait w = Job::Wait::Timeout;
+      while (w == Job::Wait::Timeout) w = job->wait_text(ignored, kStreamPoll);
+      if (w == Job::Wait::Finished) {
+        GenerateResult r;
+        try {
+          r = job->wait_result();
+        } catch (const Error& e) {
+          throw ApiError(500, "server_error", e.what());
+        }
+        send_json(res, 200, reply.whole(r));
+        return;
       }
-      send_json(res, 200, reply.whole(r));
+      auto state = std::make_shared<WholeState>();
+      state->job = job;
+      state->reply = std::move(reply);
+      res.set_chunked_content_provider(
+          "application/json",
+          [state](size_t, httplib::DataSink& sink) { return state->pump(sink); },
+          [state](bool success) {
+            if (!success) state->job->cancel();
+          });
       return;
     }
     auto state = std::make_shared<StreamState>();
@@ -520,6 +540,36 @@ class HttpServer {
         return false;
       }
       if (finished) sink.done();
+      return true;
+    }
+  };
+
+  // A reply sent whole once it ends, while the client is watched for going away. A failure after
+  // the first text (rare: the server stopping, an engine error in a decoding step) can no longer
+  // change the status; its body is then the OpenAI-style error object.
+  struct WholeState {
+    std::shared_ptr<Job> job;
+    Reply reply;
+
+    bool pump(httplib::DataSink& sink) {
+      std::string ignored;
+      Job::Wait w = job->wait_text(ignored, kStreamPoll);
+      while (w == Job::Wait::Text) w = job->wait_text(ignored, std::chrono::milliseconds(0));
+      if (w != Job::Wait::Finished) {
+        if (!sink.is_writable()) {
+          job->cancel();
+          return false;
+        }
+        return true;
+      }
+      std::string out;
+      try {
+        out = dump(reply.whole(job->wait_result()));
+      } catch (const Error& e) {
+        out = dump(error_body("server_error", e.what()));
+      }
+      if (!sink.write(out.data(), out.size())) return false;
+      sink.done();
       return true;
     }
   };

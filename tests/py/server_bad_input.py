@@ -8,8 +8,8 @@ checks that every bad request (malformed or mistyped JSON, bad emotions and alph
 fields, prompts past the context, unknown routes, oversized bodies, bad vector files, bytes that are
 not UTF-8, malformed HTTP) gets the right status (400/404/405/409/413) with an OpenAI-style error
 object {"error": {"message": non-empty string, "type": string, ...}}; that replies cut inside a
-multi-byte character are still valid JSON; that clients which disconnect mid-stream free their slot
-at once; that a burst of long streaming requests past --parallel + --max-queue is answered with
+multi-byte character are still valid JSON; that clients which disconnect mid-stream (or give up on
+a non-streaming request while it decodes) free their slot at once; that a burst of long streaming requests past --parallel + --max-queue is answered with
 429s while the accepted ones complete (no 5xx, no reset); and that afterwards the server is alive,
 healthy and answers a normal request.
 A request that kills the server is reported (with the end of its stderr) and a new server is
@@ -504,6 +504,17 @@ def check_disconnects(c, server, model):
     print("   decode rate alone: %.0f tokens/s; a freed slot must show in /health within %.1f s"
           % (rate, limit))
 
+    def after_close(name, t_close):
+        idle = wait_idle(server, 15)
+        c.check("%s: slots freed promptly (/health active 0, queued 0)" % name,
+                idle is not None and idle <= limit,
+                "idle after %s s (limit %.1f s)" % ("%.2f" % idle if idle is not None else ">15", limit))
+        c.check("%s: server still alive" % name, server.alive())
+        ok, took, st, payload = timed_chat(server, model)
+        c.check("%s: a following request completes promptly" % name, ok and took < 10,
+                "status %s in %.2f s (%.2f s after the close)%s" % (
+                    st, took, time.time() - t_close, "" if ok else ", body " + short(payload)))
+
     def scenario(name, n_streams, events_to_read):
         socks = [open_stream(server, long_req) for _ in range(n_streams)]
         statuses = []
@@ -518,19 +529,27 @@ def check_disconnects(c, server, model):
         if events_to_read:
             c.check("%s: streams started (200)" % name, statuses == [200] * n_streams,
                     "statuses %s" % statuses)
-        idle = wait_idle(server, 15)
-        c.check("%s: slots freed promptly (/health active 0, queued 0)" % name,
-                idle is not None and idle <= limit,
-                "idle after %s s (limit %.1f s)" % ("%.2f" % idle if idle is not None else ">15", limit))
-        c.check("%s: server still alive" % name, server.alive())
-        ok, took, st, payload = timed_chat(server, model)
-        c.check("%s: a following request completes promptly" % name, ok and took < 10,
-                "status %s in %.2f s (%.2f s after the close)%s" % (
-                    st, took, time.time() - t_close, "" if ok else ", body " + short(payload)))
+        after_close(name, t_close)
 
     scenario("disconnect after 2 chunks", 1, 2)
     scenario("2 streams (all slots) disconnect after 1 chunk", 2, 1)
     scenario("disconnect right after sending the request", 1, 0)
+
+    # A non-streaming request whose client gives up (a client-side timeout) while it decodes:
+    # closed once /health shows it has made at least 8 tokens.
+    name = "non-streaming request, client gone while it decodes"
+    made_before = (health(server)[1] or {}).get("tokens_generated", 0)
+    sock = open_stream(server, dict(long_req, stream=False))
+    t0 = time.time()
+    decoding, body = False, None
+    while time.time() - t0 < 10 and not decoding:
+        status, body = health(server)
+        decoding = status == 200 and isinstance(body, dict) and body.get("active") == 1 \
+            and body.get("tokens_generated", 0) >= made_before + 8
+        time.sleep(0.02)
+    sock.close()
+    c.check("%s: the request was decoding" % name, decoding, "health %s" % body)
+    after_close(name, time.time())
 
 
 def check_overload(c, server, model):
