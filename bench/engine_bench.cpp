@@ -6,8 +6,9 @@
 //
 // llama.cpp's figures come from tools/peer/llamacpp_bench.py (llama-cpp-python built from
 // source: scripts/setup.sh --peer). Medians over the repeats. Steered decoding adds a mix of five
-// random emotion vectors (alpha 0.4 each) on every layer, decoded in turn with the unsteered run
-// (which goes first alternates between repeats); its ratio is the median of the per-repeat ratios.
+// random emotion vectors (alpha 0.4 each) on every layer: a steered and an unsteered sequence
+// decode step by step in turn, each step timed alone; the ratio is the median of the per-repeat
+// ratios.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -97,32 +99,35 @@ Speed measure_emovec(const emovec::DecoderModel& model, int threads, int64_t n_p
                         std::chrono::duration<double>(Clock::now() - t0).count());
       engine.free_sequence(seq);
     }
-    // Unsteered and steered decoding in turn, so that both see the same machine; which goes
-    // first alternates between repeats, so a machine that speeds up or slows down within a
-    // repeat favours neither.
-    for (const bool steered : {r % 2 == 1, r % 2 == 0}) {
-      emovec::SteeringHook hook(mix.steering);
-      const emovec::SequenceId seq = engine.new_sequence();
-      const std::vector<int32_t> start(prompt.begin(), prompt.begin() + 8);
-      emovec::BatchEntry e{seq, start};
-      if (steered) {
-        e.hook = &hook;
-        hook.on_generation_start(static_cast<int64_t>(start.size()));
-      }
-      emovec::Logits l = engine.decode(std::span<const emovec::BatchEntry>(&e, 1));
-      int32_t next = 0;
-      const auto t0 = Clock::now();
-      for (int64_t i = 0; i < n_gen; ++i) {
-        const auto row = l.last(0);
-        next = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
-        e.tokens = std::span<const int32_t>(&next, 1);
-        l = engine.decode(std::span<const emovec::BatchEntry>(&e, 1));
-      }
-      (steered ? steered_decode : decode)
-          .push_back(static_cast<double>(n_gen) /
-                     std::chrono::duration<double>(Clock::now() - t0).count());
-      engine.free_sequence(seq);
+    // Unsteered and steered decoding step by step in turn: two sequences from the same 8
+    // tokens, one with the mix, each decoding step of one followed by one of the other (which
+    // goes first alternates between steps), each step timed alone. Both see the same machine at
+    // a few milliseconds' distance, so a machine that speeds up or slows down favours neither.
+    emovec::SteeringHook hook(mix.steering);
+    const std::vector<int32_t> start(prompt.begin(), prompt.begin() + 8);
+    emovec::BatchEntry entries[2] = {{engine.new_sequence(), start},
+                                     {engine.new_sequence(), start}};
+    entries[1].hook = &hook;  // entries[1] is the steered one
+    hook.on_generation_start(static_cast<int64_t>(start.size()));
+    std::optional<emovec::Logits> logits[2];
+    for (int k = 0; k < 2; ++k) {
+      logits[k] = engine.decode(std::span<const emovec::BatchEntry>(&entries[k], 1));
     }
+    int32_t next[2] = {0, 0};
+    double seconds[2] = {0, 0};
+    for (int64_t i = 0; i < n_gen; ++i) {
+      for (const int k : {static_cast<int>(i % 2), static_cast<int>(1 - i % 2)}) {
+        const auto row = logits[k]->last(0);
+        next[k] = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+        entries[k].tokens = std::span<const int32_t>(&next[k], 1);
+        const auto t0 = Clock::now();
+        logits[k] = engine.decode(std::span<const emovec::BatchEntry>(&entries[k], 1));
+        seconds[k] += std::chrono::duration<double>(Clock::now() - t0).count();
+      }
+    }
+    decode.push_back(static_cast<double>(n_gen) / seconds[0]);
+    steered_decode.push_back(static_cast<double>(n_gen) / seconds[1]);
+    for (const emovec::BatchEntry& e : entries) engine.free_sequence(e.sequence);
   }
   std::vector<double> ratios;
   for (size_t i = 0; i < decode.size(); ++i) ratios.push_back(steered_decode[i] / decode[i]);
