@@ -411,10 +411,14 @@ class HttpServer {
       // happen), the handler waits and a failure is answered with its status. After it, the
       // whole reply comes through a content provider that looks every kStreamPoll whether the
       // client is still there: one that went away (a client-side timeout) cancels the job
-      // instead of holding a slot until max_tokens.
+      // instead of holding a slot until max_tokens. An HTTP/1.0 client, which may not read a
+      // chunked body, waits for the whole reply in the handler.
+      const bool whole_in_handler = req.version == "HTTP/1.0";
       std::string ignored;
       Job::Wait w = Job::Wait::Timeout;
-      while (w == Job::Wait::Timeout) w = job->wait_text(ignored, kStreamPoll);
+      while (w == Job::Wait::Timeout || (w == Job::Wait::Text && whole_in_handler)) {
+        w = job->wait_text(ignored, kStreamPoll);
+      }
       if (w == Job::Wait::Finished) {
         GenerateResult r;
         try {

@@ -551,6 +551,31 @@ def check_disconnects(c, server, model):
     c.check("%s: the request was decoding" % name, decoding, "health %s" % body)
     after_close(name, time.time())
 
+    # An HTTP/1.0 client may not read a chunked body: its non-streaming reply comes whole, with
+    # a Content-Length.
+    data = encode(chat_body(model, max_tokens=8, temperature=0))
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+    try:
+        sock.sendall(("POST %s HTTP/1.0\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\n\r\n" % (CHAT, len(data))).encode() + data)
+        raw = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    finally:
+        sock.close()
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    body = parse_json(payload)
+    c.check("HTTP/1.0 non-streaming request: 200 with Content-Length, not chunked, the whole JSON",
+            lines[0].split()[1:2] == ["200"] and "transfer-encoding" not in fields
+            and fields.get("content-length") == str(len(payload))
+            and isinstance(body, dict) and bool(body.get("choices")),
+            "head %r, body %s" % (head[:300], short(payload)))
+
 
 def check_overload(c, server, model):
     n = 8
