@@ -479,50 +479,41 @@ void quantize_activation_blocks(const float* x, int64_t n, int8_t* q, float* d, 
   activation_block_sums(q0, d0, n, sum);
 }
 
-Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {
+namespace {
+
+// f.template operator()<Rows>() for the rows policy of `type`; Fn's null for types without one.
+template <typename Fn, typename F>
+Fn with_rows(TensorType type, F f) {
   switch (type) {
     case TensorType::Q4_0:
-      return dot_multi<BlockRows<BlockQ4_0>>;
+      return f.template operator()<BlockRows<BlockQ4_0>>();
     case TensorType::Q4_1:
-      return dot_multi<BlockRows<BlockQ4_1>>;
+      return f.template operator()<BlockRows<BlockQ4_1>>();
     case TensorType::Q5_0:
-      return dot_multi<BlockRows<BlockQ5_0>>;
+      return f.template operator()<BlockRows<BlockQ5_0>>();
     case TensorType::Q5_1:
-      return dot_multi<BlockRows<BlockQ5_1>>;
+      return f.template operator()<BlockRows<BlockQ5_1>>();
     case TensorType::Q8_0:
-      return dot_multi<BlockRows<BlockQ8_0>>;
+      return f.template operator()<BlockRows<BlockQ8_0>>();
     case TensorType::Q4_K:
-      return dot_multi<K4Rows<false>>;
+      return f.template operator()<K4Rows<false>>();
     case TensorType::Q5_K:
-      return dot_multi<K4Rows<true>>;
+      return f.template operator()<K4Rows<true>>();
     case TensorType::Q6_K:
-      return dot_multi<Q6KRows>;
+      return f.template operator()<Q6KRows>();
     default:
       return nullptr;
   }
 }
 
+}  // namespace
+
+Q8DotMultiFn q8_dot_multi_kernel(TensorType type) {
+  return with_rows<Q8DotMultiFn>(type, []<typename Rows>() { return &dot_multi<Rows>; });
+}
+
 Q8DotFn q8_dot_kernel(TensorType type) {
-  switch (type) {
-    case TensorType::Q4_0:
-      return dot_one<BlockRows<BlockQ4_0>>;
-    case TensorType::Q4_1:
-      return dot_one<BlockRows<BlockQ4_1>>;
-    case TensorType::Q5_0:
-      return dot_one<BlockRows<BlockQ5_0>>;
-    case TensorType::Q5_1:
-      return dot_one<BlockRows<BlockQ5_1>>;
-    case TensorType::Q8_0:
-      return dot_one<BlockRows<BlockQ8_0>>;
-    case TensorType::Q4_K:
-      return dot_one<K4Rows<false>>;
-    case TensorType::Q5_K:
-      return dot_one<K4Rows<true>>;
-    case TensorType::Q6_K:
-      return dot_one<Q6KRows>;
-    default:
-      return nullptr;
-  }
+  return with_rows<Q8DotFn>(type, []<typename Rows>() { return &dot_one<Rows>; });
 }
 
 }  // namespace emovec::ops::avx2
