@@ -557,9 +557,7 @@ class HttpServer {
 
     bool pump(httplib::DataSink& sink) {
       std::string ignored;
-      Job::Wait w = job->wait_text(ignored, kStreamPoll);
-      while (w == Job::Wait::Text) w = job->wait_text(ignored, std::chrono::milliseconds(0));
-      if (w != Job::Wait::Finished) {
+      if (job->wait_text(ignored, kStreamPoll) != Job::Wait::Finished) {
         if (!sink.is_writable()) {
           job->cancel();
           return false;

@@ -9,9 +9,10 @@ fields, prompts past the context, unknown routes, oversized bodies, bad vector f
 not UTF-8, malformed HTTP) gets the right status (400/404/405/409/413) with an OpenAI-style error
 object {"error": {"message": non-empty string, "type": string, ...}}; that replies cut inside a
 multi-byte character are still valid JSON; that clients which disconnect mid-stream (or give up on
-a non-streaming request while it decodes) free their slot at once; that a burst of long streaming requests past --parallel + --max-queue is answered with
-429s while the accepted ones complete (no 5xx, no reset); and that afterwards the server is alive,
-healthy and answers a normal request.
+a non-streaming request while it decodes) free their slot at once, and that an HTTP/1.0 client gets
+a non-streaming reply with a Content-Length; that a burst of long streaming requests past
+--parallel + --max-queue is answered with 429s while the accepted ones complete (no 5xx, no reset);
+and that afterwards the server is alive, healthy and answers a normal request.
 A request that kills the server is reported (with the end of its stderr) and a new server is
 started so that the remaining cases still run; the run then fails ("the server never died").
 Prints every check; exits 0 only if all held, 1 otherwise (naming the failed checks), 2 if the
@@ -554,27 +555,15 @@ def check_disconnects(c, server, model):
     # An HTTP/1.0 client may not read a chunked body: its non-streaming reply comes whole, with
     # a Content-Length.
     data = encode(chat_body(model, max_tokens=8, temperature=0))
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
-    try:
-        sock.sendall(("POST %s HTTP/1.0\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %d\r\n\r\n" % (CHAT, len(data))).encode() + data)
-        raw = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            raw += chunk
-    finally:
-        sock.close()
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    fields = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    status, headers, payload = raw_request(
+        server, None, ("POST %s HTTP/1.0\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %d\r\n\r\n" % (CHAT, len(data))).encode() + data)
     body = parse_json(payload)
     c.check("HTTP/1.0 non-streaming request: 200 with Content-Length, not chunked, the whole JSON",
-            lines[0].split()[1:2] == ["200"] and "transfer-encoding" not in fields
-            and fields.get("content-length") == str(len(payload))
+            status == 200 and "transfer-encoding" not in headers
+            and headers.get("content-length") == str(len(payload))
             and isinstance(body, dict) and bool(body.get("choices")),
-            "head %r, body %s" % (head[:300], short(payload)))
+            "status %s, headers %s, body %s" % (status, headers, short(payload)))
 
 
 def check_overload(c, server, model):

@@ -2,7 +2,7 @@
 """Greedy decoding with llama.cpp (through llama-cpp-python), the peer implementation for tests.
 
     python tools/peer/llamacpp_greedy.py --model MODEL.gguf --input IN.json --out OUT.json \
-        [--n 64] [--threads 2] [--n-ctx 2048] [--cache-type f16|f32] [--flash-attn auto|on|off]
+        [--n 64] [--threads 2] [--n-ctx 2048] [--cache-type f16|f32] [--flash-attn on|off]
 
 IN.json:  {"prompts": [{"ids": [token ids...]}, ...]}
 OUT.json: {"llama_cpp_version": "...", "model": "MODEL.gguf", "n": N,
