@@ -287,14 +287,16 @@ ExtractResult extract_emotion_vectors(Engine& engine, const QuerySet& queries,
                             : tokenize_prompt(model, text));
     }
   }
+  const auto common_prefix = [](const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+    return static_cast<int64_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first -
+                                a.begin());
+  };
   // The prefix all prompts share is evaluated once and copied.
   size_t shared = prompts[0].size();
   size_t shortest = prompts[0].size();
   for (const auto& p : prompts) {
     shortest = std::min(shortest, p.size());
-    size_t i = 0;
-    while (i < shared && i < p.size() && p[i] == prompts[0][i]) ++i;
-    shared = i;
+    shared = std::min(shared, static_cast<size_t>(common_prefix(p, prompts[0])));
   }
   const int64_t reserve_tail = response ? 1 : options.prompt_tokens;
   shared = static_cast<size_t>(
@@ -338,10 +340,6 @@ ExtractResult extract_emotion_vectors(Engine& engine, const QuerySet& queries,
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return prompts[a] < prompts[b]; });
   const int64_t n_batches = (n_prompts + options.batch_sequences - 1) / options.batch_sequences;
-  const auto common_prefix = [](const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-    return static_cast<int64_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first -
-                                a.begin());
-  };
   std::vector<SequenceId> before;  // the previous batch's sequences, by run
   int64_t done = 0;
   for (int64_t k = 0; k < n_batches; ++k) {
