@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -376,6 +377,119 @@ TEST(Steering, PositionPoliciesTouchTheirRowsOnly) {
   EXPECT_FALSE(s.direction(29, ActivationSite::AttentionOut).empty());
   late.layer_begin = 30;
   EXPECT_THROW(steering("sadness=2", late), Error);
+}
+
+// Forwards to `inner` (if any) and keeps the last layer's residual stream at the prompt's last
+// position: the state the first reply token is sampled from.
+struct LastStateRecorder final : ActivationHook {
+  ActivationHook* inner = nullptr;
+  int32_t last_layer = 0;
+  std::vector<float> state;
+  bool wants(int32_t layer, ActivationSite site) const override {
+    return (layer == last_layer && site == ActivationSite::Residual) ||
+           (inner != nullptr && inner->wants(layer, site));
+  }
+  void on_activation(const ActivationView& v) override {
+    if (inner != nullptr && inner->wants(v.layer, v.site)) inner->on_activation(v);
+    if (v.layer == last_layer && v.site == ActivationSite::Residual && v.last_chunk &&
+        state.empty() && v.n_rows > 0) {
+      const float* row = v.rows + (v.n_rows - 1) * v.width;
+      state.assign(row, row + v.width);
+    }
+  }
+  void on_generation_start(int64_t position) override {
+    if (inner != nullptr) inner->on_generation_start(position);
+  }
+  int64_t first_position_seen(int64_t n_prompt) const override {
+    return std::min(n_prompt - 1,
+                    inner != nullptr ? inner->first_position_seen(n_prompt) : n_prompt);
+  }
+};
+
+double max_relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double scale = 0, diff = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+  }
+  return diff / scale;
+}
+
+// A conversation's second turn on one Generator (which re-uses the cached first turn) gives the
+// state a fresh sequence gives for the same prompt and steering, whatever the first turn
+// steered: steered positions, and everything after them, are evaluated again.
+TEST(Steering, ASecondTurnReusesOnlyWhatNoSteeringChanged) {
+  Engine engine(smollm2(), {.n_threads = 2, .exact = true});
+  const int32_t last_layer = static_cast<int32_t>(smollm2().hparams().n_layer - 1);
+  const ChatMessage first{"user", "What do you think of rainy days?"};
+  const std::vector<int32_t> p1 = tokenize_chat(smollm2(), {first});
+  SteeringOptions all_positions;
+  all_positions.positions = SteeringPositions::All;
+  SteeringOptions generated_only;
+  generated_only.positions = SteeringPositions::Generated;
+  const Steering joy = steering("joy=2");
+  const Steering sadness = steering("sadness=2");
+  const Steering sadness_all = steering("sadness=2", all_positions);
+  const Steering sadness_generated = steering("sadness=2", generated_only);
+  struct Case {
+    const char* name;
+    const Steering* turn1;  // nullptr: no steering
+    const Steering* turn2;
+    // Positions of the second prompt re-used: a function of the first prompt's length and of
+    // the prefix the second prompt shares with what the first turn cached.
+    std::function<int64_t(int64_t n1, int64_t shared)> cached;
+  };
+  const std::vector<Case> cases = {
+      {"unsteered, then unsteered", nullptr, nullptr, [](int64_t, int64_t c) { return c; }},
+      {"last, then last with another mix", &joy, &sadness,
+       [](int64_t n1, int64_t) { return n1 - 1; }},
+      {"unsteered, then all positions", nullptr, &sadness_all, [](int64_t, int64_t) { return 0; }},
+      {"all positions, then unsteered", &sadness_all, nullptr, [](int64_t, int64_t) { return 0; }},
+      {"generated, then last", &sadness_generated, &joy, [](int64_t n1, int64_t) { return n1; }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Generator g(engine);
+    GenerateOptions o;
+    o.n_predict = 12;
+    o.sampling.temperature = 0;
+    std::unique_ptr<SteeringHook> h1 = c.turn1 ? std::make_unique<SteeringHook>(*c.turn1) : nullptr;
+    o.hook = h1.get();
+    const GenerateResult r1 = g.run(p1, o);
+    ASSERT_EQ(r1.n_cached, 0);
+    const std::vector<int32_t> p2 = tokenize_chat(
+        smollm2(), {first, ChatMessage{"assistant", r1.text}, ChatMessage{"user", "Why?"}});
+    ASSERT_TRUE(std::equal(p1.begin(), p1.end(), p2.begin()));
+    // What the first turn cached: its prompt and the reply tokens evaluated (all but the last).
+    std::vector<int32_t> cached = p1;
+    const size_t evaluated = r1.tokens.size() - (r1.finish_reason == "length" ? 1 : 0);
+    cached.insert(cached.end(), r1.tokens.begin(),
+                  r1.tokens.begin() + static_cast<long>(evaluated));
+    int64_t shared = 0;
+    while (shared < static_cast<int64_t>(cached.size()) &&
+           cached[static_cast<size_t>(shared)] == p2[static_cast<size_t>(shared)]) {
+      ++shared;
+    }
+    ASSERT_GT(shared, static_cast<int64_t>(p1.size()));  // the reply's first tokens re-render
+
+    std::unique_ptr<SteeringHook> h2 = c.turn2 ? std::make_unique<SteeringHook>(*c.turn2) : nullptr;
+    LastStateRecorder again, fresh;
+    again.inner = fresh.inner = h2.get();
+    again.last_layer = fresh.last_layer = last_layer;
+    o.n_predict = 1;
+    o.hook = &again;
+    const GenerateResult r2 = g.run(p2, o);
+    EXPECT_EQ(r2.n_cached, c.cached(static_cast<int64_t>(p1.size()), shared));
+    EXPECT_EQ(r2.n_cached + r2.n_prompt, static_cast<int64_t>(p2.size()));
+    Generator alone(engine);
+    o.hook = &fresh;
+    EXPECT_EQ(alone.run(p2, o).n_cached, 0);
+    const double d = max_relative_difference(again.state, fresh.state);
+    std::printf("%s: %lld of %zu positions re-used, state within %.2e of a fresh sequence's\n",
+                c.name, static_cast<long long>(r2.n_cached), p2.size(), d);
+    EXPECT_LT(d, 1e-4);
+  }
 }
 
 TEST(Steering, BadMixesAreRefusedWithClearErrors) {

@@ -50,6 +50,15 @@ class ActivationHook {
   // Told before the first generated token is evaluated: positions from `position` on hold
   // generated tokens, the ones before it the prompt.
   virtual void on_generation_start(int64_t position) { (void)position; }
+  // The first position this hook reads or changes in a run whose prompt has n_prompt tokens
+  // (it may change it and every later one). A caller that keeps a sequence's cache across runs
+  // (Generator) re-uses cached positions only before it, and afterwards counts the positions
+  // from it on as changed: their keys and values, and those of every later position, are not
+  // what an evaluation without the hook gives. The default, 0, is every position.
+  virtual int64_t first_position_seen(int64_t n_prompt) const {
+    (void)n_prompt;
+    return 0;
+  }
 };
 
 }  // namespace emovec

@@ -41,7 +41,12 @@ struct GenerateResult {
 using TextCallback = std::function<bool(std::string_view piece)>;
 
 // One sequence of an engine across turns: each run re-uses the cached tokens its prompt starts
-// with, so a conversation re-renders its whole history without recomputing it.
+// with, so a conversation re-renders its whole history without recomputing it. Only positions
+// whose keys and values are those of an evaluation without a hook are re-used: with steering,
+// the positions before the first one a run's hook saw (ActivationHook::first_position_seen; for
+// the default policy, `last`, all of that run's prompt but its last token). A run therefore
+// gives what a fresh sequence gives for its prompt and options, up to float rounding, whatever
+// the runs before it steered.
 class Generator {
  public:
   explicit Generator(Engine& engine);
@@ -57,6 +62,7 @@ class Generator {
   Engine& engine_;
   SequenceId sequence_;
   std::vector<int32_t> cached_;  // the tokens whose keys and values are in the cache
+  size_t unhooked_ = 0;          // ... of which the first unhooked_ as evaluated without a hook
 };
 
 // Throws Error for an empty prompt, or one that leaves no position of an n_ctx context to

@@ -91,6 +91,8 @@ class SteeringHook final : public ActivationHook {
   bool wants(int32_t layer, ActivationSite site) const override;
   void on_activation(const ActivationView& view) override;
   void on_generation_start(int64_t position) override { generated_from_ = position; }
+  // Last: the prompt's last position; Generated: the first generated one; All: 0.
+  int64_t first_position_seen(int64_t n_prompt) const override;
 
  private:
   const Steering* steering_;

@@ -149,14 +149,20 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
   const auto n_prompt = static_cast<int64_t>(prompt.size());
   ReplyState reply(engine_.model(), prompt, options, engine_.n_ctx());
 
-  // Re-use the cached prefix, but always evaluate at least the last prompt token for logits.
+  // Re-use the cached prefix that no hook has seen and this run's hook does not need to see,
+  // but always evaluate at least the last prompt token for logits.
+  size_t limit = std::min(unhooked_, cached_.size());
+  if (options.hook != nullptr) {
+    limit = std::min(limit, static_cast<size_t>(
+                                std::max<int64_t>(0, options.hook->first_position_seen(n_prompt))));
+  }
   size_t common = 0;
-  while (common < cached_.size() && common + 1 < prompt.size() &&
-         cached_[common] == prompt[common]) {
+  while (common < limit && common + 1 < prompt.size() && cached_[common] == prompt[common]) {
     ++common;
   }
   engine_.truncate(sequence_, static_cast<int64_t>(common));
   cached_.resize(common);
+  unhooked_ = common;  // until this run ends (an error leaves it so)
 
   const auto t0 = Clock::now();
   BatchEntry entry;
@@ -177,6 +183,12 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
     entry.tokens = std::span<const int32_t>(&next, 1);
     logits = engine_.decode(std::span<const BatchEntry>(&entry, 1));
     cached_.push_back(next);
+  }
+  unhooked_ = cached_.size();
+  if (options.hook != nullptr) {
+    const int64_t seen = options.hook->first_position_seen(n_prompt);
+    unhooked_ = std::min(
+        unhooked_, static_cast<size_t>(std::max<int64_t>(static_cast<int64_t>(common), seen)));
   }
   GenerateResult result = std::move(reply.result());
   result.n_cached = static_cast<int64_t>(common);

@@ -1,5 +1,6 @@
 #include "emovec/steering.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -174,6 +175,18 @@ std::span<const float> Steering::direction(int32_t layer, ActivationSite site) c
 
 bool SteeringHook::wants(int32_t layer, ActivationSite site) const {
   return !steering_->direction(layer, site).empty();
+}
+
+int64_t SteeringHook::first_position_seen(int64_t n_prompt) const {
+  switch (steering_->options().positions) {
+    case SteeringPositions::Last:
+      return std::max<int64_t>(0, n_prompt - 1);
+    case SteeringPositions::Generated:
+      return n_prompt;
+    case SteeringPositions::All:
+      break;
+  }
+  return 0;
 }
 
 void SteeringHook::on_activation(const ActivationView& view) {
