@@ -133,6 +133,26 @@ TEST(CliChat, AnswersEachLineAndKeepsTheConversation) {
   std::filesystem::remove(input);
 }
 
+// A conversation that outgrows the context: the reply that reaches its end says so, the turn
+// that no longer fits is refused with the way out, and /reset starts over.
+TEST(CliChat, AConversationPastTheContextPointsToReset) {
+  const std::string input = temp_path("chat_context_input.txt");
+  std::ofstream(input) << "Tell me a long story about a dragon.\nAnd then?\nMore please.\n/reset\n"
+                          "Hi\n/exit\n";
+  const testing::CommandResult r = testing::run_shell(
+      std::string(EMOVEC_CLI) + " chat " + kModel + " -c 128 -n 48 --temp 0 < " + input + " 2>&1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("the reply stopped at the end of the context, 128 positions"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("which does not fit the context of 128 positions"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("(/reset starts the conversation over)"), std::string::npos) << r.output;
+  const auto reset = r.output.find("(/reset starts the conversation over)");
+  EXPECT_NE(r.output.find("Hello", reset), std::string::npos) << r.output;  // after /reset
+  std::filesystem::remove(input);
+}
+
 // tools/golden/make_perplexity_golden.py: the same chunking computed by transformers in float32.
 TEST(CliPerplexity, MatchesTransformersOnTheSameChunks) {
   const nlohmann::json golden =

@@ -287,9 +287,19 @@ void run_chat(const GenerationFlags& f) {
     } catch (const Error& e) {
       messages.pop_back();
       std::fprintf(stderr, "error: %s\n", e.what());
+      if (messages.size() > (f.system.empty() ? 0u : 1u)) {
+        std::fprintf(stderr, "(/reset starts the conversation over)\n");
+      }
       continue;
     }
     std::fputs("\n", stdout);
+    std::fflush(stdout);
+    if (r.finish_reason == "context") {
+      std::fprintf(stderr,
+                   "(the reply stopped at the end of the context, %lld positions: /reset starts "
+                   "the conversation over, or raise --ctx-size)\n",
+                   static_cast<long long>(engine.n_ctx()));
+    }
     messages.push_back({"assistant", r.text});
   }
 }
