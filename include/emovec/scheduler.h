@@ -4,7 +4,8 @@
 //
 // A job's output does not depend on what else runs: its prompt is evaluated in passes of its
 // own, and decoding steps (one token per sequence) use the engine's batch-invariant kernels when
-// the engine was made with EngineOptions::batch_invariant.
+// the engine was made with EngineOptions::batch_invariant. (A job that asks for the prompt cache
+// below depends, to float rounding, on what the cache holds.)
 #pragma once
 
 #include <chrono>
@@ -23,11 +24,19 @@ struct SchedulerOptions {
   int max_parallel = 4;  // sequences decoded together
   int max_queue = 64;    // jobs waiting for a slot beyond those; more are refused
 };
+// Prompt cache: a job with cache_prompt leaves its sequence (prompt and reply) cached when it
+// ends, up to max_parallel sequences, the least recently used dropped first; a later job with
+// cache_prompt takes the one it shares the longest prefix with and evaluates only the rest (a
+// conversation's next turn re-evaluates only the new messages). Positions that steering changed,
+// and everything after them, are never re-used (ActivationHook::first_position_seen), so a
+// reply is what a fresh sequence gives for its prompt and mix, to float rounding: a pass over
+// fewer tokens rounds differently, so the text can differ after a near-tie.
 
 struct JobRequest {
   std::vector<int32_t> prompt;
   GenerateOptions options;                   // options.hook is not used: see `steering`
   std::shared_ptr<const Steering> steering;  // null: unsteered
+  bool cache_prompt = false;                 // see the prompt cache above
 };
 
 // Thrown by Scheduler::submit when max_parallel jobs run and max_queue wait already.
@@ -73,9 +82,10 @@ class Scheduler {
     int queued = 0;          // jobs waiting for one
     uint64_t completed = 0;  // jobs ended (any reason)
     uint64_t tokens_generated = 0;
-    uint64_t prompt_tokens = 0;  // prompt tokens evaluated
-    double prefill_seconds = 0;  // time in the passes that evaluate prompts
-    double decode_seconds = 0;   // time in decoding steps, their sampling included
+    uint64_t prompt_tokens = 0;         // prompt tokens evaluated
+    uint64_t prompt_tokens_cached = 0;  // prompt tokens taken from the prompt cache
+    double prefill_seconds = 0;         // time in the passes that evaluate prompts
+    double decode_seconds = 0;          // time in decoding steps, their sampling included
   };
   Stats stats() const;
   // Refuses new jobs and ends those running or waiting with the error "the server is stopping"

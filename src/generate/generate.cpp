@@ -8,6 +8,7 @@
 #include "emovec/model_file.h"
 #include "emovec/stop_strings.h"
 #include "emovec/tokenizer.h"
+#include "generate/prefix_reuse.h"
 
 namespace emovec {
 namespace {
@@ -149,17 +150,9 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
   const auto n_prompt = static_cast<int64_t>(prompt.size());
   ReplyState reply(engine_.model(), prompt, options, engine_.n_ctx());
 
-  // Re-use the cached prefix that no hook has seen and this run's hook does not need to see,
-  // but always evaluate at least the last prompt token for logits.
-  size_t limit = std::min(unhooked_, cached_.size());
-  if (options.hook != nullptr) {
-    limit = std::min(limit, static_cast<size_t>(
-                                std::max<int64_t>(0, options.hook->first_position_seen(n_prompt))));
-  }
-  size_t common = 0;
-  while (common < limit && common + 1 < prompt.size() && cached_[common] == prompt[common]) {
-    ++common;
-  }
+  // Re-use the cached prefix that no hook has seen and this run's hook does not need to see.
+  const auto common = static_cast<size_t>(
+      detail::reusable_prefix(cached_, static_cast<int64_t>(unhooked_), prompt, options.hook));
   engine_.truncate(sequence_, static_cast<int64_t>(common));
   cached_.resize(common);
   unhooked_ = common;  // until this run ends (an error leaves it so)
@@ -184,12 +177,8 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
     logits = engine_.decode(std::span<const BatchEntry>(&entry, 1));
     cached_.push_back(next);
   }
-  unhooked_ = cached_.size();
-  if (options.hook != nullptr) {
-    const int64_t seen = options.hook->first_position_seen(n_prompt);
-    unhooked_ = std::min(
-        unhooked_, static_cast<size_t>(std::max<int64_t>(static_cast<int64_t>(common), seen)));
-  }
+  unhooked_ = static_cast<size_t>(detail::unhooked_after(
+      static_cast<int64_t>(cached_.size()), static_cast<int64_t>(common), n_prompt, options.hook));
   GenerateResult result = std::move(reply.result());
   result.n_cached = static_cast<int64_t>(common);
   result.n_prompt = n_prompt - result.n_cached;

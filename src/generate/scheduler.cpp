@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "emovec/decoder.h"
+#include "generate/prefix_reuse.h"
 
 namespace emovec {
 namespace {
@@ -89,7 +90,8 @@ struct Scheduler::Impl {
     Pending job;
     SequenceId sequence = 0;
     std::unique_ptr<SteeringHook> hook;
-    int64_t prefilled = 0;  // prompt tokens evaluated
+    int64_t prefilled = 0;  // prompt tokens evaluated or taken from the prompt cache
+    int64_t reused = 0;     // ... of which taken from the prompt cache
     bool decoding = false;  // the prompt is done; next_token waits to be evaluated
     int32_t next = 0;
     Clock::time_point started;
@@ -138,6 +140,8 @@ struct Scheduler::Impl {
     }
     for (Slot& s : slots) end(s, "the server is stopping");
     slots.clear();
+    for (const Cached& c : cache) engine.free_sequence(c.sequence);
+    cache.clear();
     const std::lock_guard lock(mutex);
     for (Pending& p : queue) p.state->finish({}, "the server is stopping");
     queue.clear();
@@ -187,11 +191,12 @@ struct Scheduler::Impl {
     const std::vector<int32_t>& prompt = s.job.request.prompt;
     try {
       if (s.sequence == 0) {
-        s.sequence = engine.new_sequence();
         s.started = Clock::now();
         if (s.job.request.steering && !s.job.request.steering->empty()) {
           s.hook = std::make_unique<SteeringHook>(*s.job.request.steering);
         }
+        if (s.job.request.cache_prompt) take_cached(s);
+        if (s.sequence == 0) s.sequence = engine.new_sequence();
       }
       const auto total = static_cast<int64_t>(prompt.size());
       const int64_t n = std::min<int64_t>(kPromptPart, total - s.prefilled);
@@ -235,10 +240,63 @@ struct Scheduler::Impl {
     }
   }
 
-  // Finishes a slot's job (with `error` when it failed) and frees its sequence.
+  // The cached sequence whose positions the slot's prompt can re-use most of, if any, becomes
+  // the slot's, cut to those positions.
+  void take_cached(Slot& s) {
+    const std::vector<int32_t>& prompt = s.job.request.prompt;
+    int64_t best = 0;
+    size_t at = cache.size();
+    for (size_t i = 0; i < cache.size(); ++i) {
+      const int64_t n =
+          detail::reusable_prefix(cache[i].tokens, cache[i].unhooked, prompt, s.hook.get());
+      if (n > best) {
+        best = n;
+        at = i;
+      }
+    }
+    if (at == cache.size()) return;
+    s.sequence = cache[at].sequence;
+    cache.erase(cache.begin() + static_cast<std::ptrdiff_t>(at));
+    engine.truncate(s.sequence, best);
+    s.prefilled = s.reused = best;
+    prompt_tokens_cached += static_cast<uint64_t>(best);
+  }
+
+  // Keeps the sequence of a slot whose job asked for the prompt cache (its prompt was
+  // evaluated), or frees it.
+  void keep_or_free(Slot& s, const std::vector<int32_t>& reply_tokens, bool failed) {
+    const std::vector<int32_t>& prompt = s.job.request.prompt;
+    const int64_t length = engine.sequence_length(s.sequence);
+    std::vector<int32_t> tokens = prompt;
+    tokens.insert(tokens.end(), reply_tokens.begin(), reply_tokens.end());
+    const int64_t unhooked =
+        detail::unhooked_after(length, s.reused, static_cast<int64_t>(prompt.size()), s.hook.get());
+    if (failed || !s.job.request.cache_prompt || !s.decoding ||
+        length > static_cast<int64_t>(tokens.size()) || unhooked <= 0) {
+      engine.free_sequence(s.sequence);
+    } else {
+      tokens.resize(static_cast<size_t>(length));
+      cache.push_back({s.sequence, std::move(tokens), unhooked, ++cache_clock});
+      if (static_cast<int>(cache.size()) > options.max_parallel) {
+        const auto oldest =
+            std::min_element(cache.begin(), cache.end(),
+                             [](const Cached& a, const Cached& b) { return a.stored < b.stored; });
+        engine.free_sequence(oldest->sequence);
+        cache.erase(oldest);
+      }
+    }
+    s.sequence = 0;
+  }
+
+  // Finishes a slot's job (with `error` when it failed) and frees its sequence, or keeps it in
+  // the prompt cache.
   void end(Slot& s, std::string error) {
     if (s.job.state == nullptr) return;
     GenerateResult r = std::move(s.job.reply->result());
+    r.n_cached = s.reused;
+    r.n_prompt = static_cast<int64_t>(s.job.request.prompt.size()) - s.reused;
+    const std::vector<int32_t> reply_tokens = r.tokens;
+    const bool failed = !error.empty();
     r.prefill_seconds = s.prefill_seconds;
     if (s.decoding) r.decode_seconds = seconds_since(s.decode_started);
     {
@@ -248,11 +306,8 @@ struct Scheduler::Impl {
       ++completed;
     }
     s.job.state->finish(std::move(r), std::move(error));
+    if (s.sequence != 0) keep_or_free(s, reply_tokens, failed);
     s.job.state.reset();
-    if (s.sequence != 0) {
-      engine.free_sequence(s.sequence);
-      s.sequence = 0;
-    }
     s.decoding = false;
   }
 
@@ -277,6 +332,7 @@ struct Scheduler::Impl {
   bool stopping = false;      // guarded by mutex
   std::atomic<uint64_t> tokens_generated{0};
   std::atomic<uint64_t> prompt_tokens{0};
+  std::atomic<uint64_t> prompt_tokens_cached{0};
   std::atomic<int64_t> prefill_ns{0};
   std::atomic<int64_t> decode_ns{0};
 
@@ -284,6 +340,15 @@ struct Scheduler::Impl {
     total += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count();
   }
   std::vector<Slot> slots;  // the worker's own
+  // The prompt cache (the worker's own): finished jobs' sequences and what their positions hold.
+  struct Cached {
+    SequenceId sequence = 0;
+    std::vector<int32_t> tokens;
+    int64_t unhooked = 0;  // leading positions as evaluated without a hook
+    uint64_t stored = 0;   // when (cache_clock)
+  };
+  std::vector<Cached> cache;
+  uint64_t cache_clock = 0;
   std::thread worker;
 };
 
@@ -332,6 +397,7 @@ Scheduler::Stats Scheduler::stats() const {
   s.completed = impl_->completed;
   s.tokens_generated = impl_->tokens_generated;
   s.prompt_tokens = impl_->prompt_tokens;
+  s.prompt_tokens_cached = impl_->prompt_tokens_cached;
   s.prefill_seconds = static_cast<double>(impl_->prefill_ns.load()) * 1e-9;
   s.decode_seconds = static_cast<double>(impl_->decode_ns.load()) * 1e-9;
   return s;

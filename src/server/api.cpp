@@ -305,6 +305,7 @@ ParsedRequest parse_generation_request(const std::string& text, bool chat,
   }
   if (present("stop")) g.stop = parse_stop(body["stop"]);
   if (present("ignore_eos")) g.ignore_eos = bool_field(body, "ignore_eos");
+  if (present("cache_prompt")) r.cache_prompt = bool_field(body, "cache_prompt");
   if (present("n") && (!body["n"].is_number_integer() || body["n"].get<int64_t>() != 1)) {
     throw bad_request("'n' must be 1: one choice per request", "n");
   }

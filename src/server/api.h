@@ -61,6 +61,7 @@ struct ParsedRequest {
   GenerateOptions generation;
   bool stream = false;
   bool include_usage = false;
+  bool cache_prompt = false;  // re-use (and leave) cached keys and values: Scheduler's cache
   SteeringRequest steering;
 };
 

@@ -295,6 +295,7 @@ class HttpServer {
                  {"completed", s.completed},
                  {"tokens_generated", s.tokens_generated},
                  {"prompt_tokens", s.prompt_tokens},
+                 {"prompt_tokens_cached", s.prompt_tokens_cached},
                  {"prefill_seconds", s.prefill_seconds},
                  {"decode_seconds", s.decode_seconds}});
     });
@@ -390,6 +391,7 @@ class HttpServer {
     job_request.prompt = std::move(ids);
     job_request.options = p.generation;
     job_request.steering = steering;
+    job_request.cache_prompt = p.cache_prompt;
     std::shared_ptr<Job> job;
     try {
       job = scheduler_.submit(std::move(job_request));
@@ -465,9 +467,12 @@ class HttpServer {
     }
     static json usage(const GenerateResult& r) {
       const auto completion = static_cast<int64_t>(r.tokens.size());
-      return {{"prompt_tokens", r.n_prompt},
+      // OpenAI's count: every prompt token, those taken from the prompt cache included.
+      const int64_t prompt = r.n_prompt + r.n_cached;
+      return {{"prompt_tokens", prompt},
               {"completion_tokens", completion},
-              {"total_tokens", r.n_prompt + completion}};
+              {"total_tokens", prompt + completion},
+              {"prompt_tokens_details", {{"cached_tokens", r.n_cached}}}};
     }
     json whole(const GenerateResult& r) const {
       json out = head(chat ? "chat.completion" : "text_completion");

@@ -276,6 +276,8 @@ def check_bad_requests(c, server, model, data_dir):
         ("max_tokens is a string", "POST", CHAT, chat_body(m, max_tokens="ten"), 400, None),
         ("max_tokens is a float", "POST", CHAT, chat_body(m, max_tokens=4.5), 400, None),
         ("stream is a string", "POST", CHAT, chat_body(m, stream="yes"), 400, None),
+        ("cache_prompt is a string", "POST", CHAT, chat_body(m, cache_prompt="yes"), 400,
+         "cache_prompt"),
         ("unknown emotion name", "POST", CHAT, chat_body(m, emotion={"euphoria": 1}), 400, "euphoria"),
         ("emotion is a string", "POST", CHAT, chat_body(m, emotion="joy"), 400, None),
         ("emotion is a list", "POST", CHAT, chat_body(m, emotion=["joy", 1]), 400, None),

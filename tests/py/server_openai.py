@@ -7,7 +7,8 @@ Starts its own server (`--parallel 4 -t 2 --api-key test-key`, on a free port) a
 authentication (401 without / with a wrong key), the model list, a steered chat completion
 (greedy, usage counts), that streaming gives exactly the non-streaming text and usage, that
 steering changes the greedy text while alpha 0 leaves it exactly unsteered, /v1/completions
-(streaming and not), the emotions endpoints (list, load a vector under a new name, use it,
+(streaming and not), the prompt cache (cache_prompt: a second turn's usage counts the tokens
+taken from it), the emotions endpoints (list, load a vector under a new name, use it,
 delete it), and that greedy texts are the same whether a request runs alone or batched with
 others carrying different emotion mixes (no leak between slots). Prints every check; exits 0
 only if all of them held, 1 otherwise (naming the failed checks), 2 if the server did not start.
@@ -225,6 +226,35 @@ def check_completions(c, client, model):
             "stream %s vs %s" % (usage, u))
 
 
+def check_prompt_cache(c, client, model):
+    """cache_prompt (llama.cpp's field): a conversation's second turn takes the first turn's keys
+    and values from the server's cache; OpenAI's usage counts them in prompt_tokens and in
+    prompt_tokens_details.cached_tokens."""
+    def ask(messages, cache):
+        return client.chat.completions.create(model=model, messages=messages, temperature=0,
+                                              max_tokens=12, extra_body={"cache_prompt": cache})
+
+    first = [{"role": "user", "content": "What do you think of rainy days?"}]
+    r1 = ask(first, True)
+    d1 = r1.usage.prompt_tokens_details
+    c.check("cache_prompt: a first turn takes nothing from the cache",
+            d1 is not None and d1.cached_tokens == 0, str(d1))
+    second = first + [{"role": "assistant", "content": r1.choices[0].message.content},
+                      {"role": "user", "content": "Why?"}]
+    r2 = ask(second, True)
+    plain = ask(second, False)
+    cached = r2.usage.prompt_tokens_details.cached_tokens
+    c.check("cache_prompt: the second turn takes the first turn's prompt from the cache",
+            cached >= r1.usage.prompt_tokens,
+            "cached_tokens %d, first prompt %d" % (cached, r1.usage.prompt_tokens))
+    c.check("cache_prompt: prompt_tokens counts the cached tokens too",
+            r2.usage.prompt_tokens == plain.usage.prompt_tokens,
+            "%d vs %d" % (r2.usage.prompt_tokens, plain.usage.prompt_tokens))
+    c.check("without cache_prompt nothing comes from the cache",
+            plain.usage.prompt_tokens_details.cached_tokens == 0,
+            str(plain.usage.prompt_tokens_details))
+
+
 def check_emotions(c, client, server, model, data_dir, state):
     status, body = raw(server, "GET", "/v1/emotions")
     ids = [e.get("id") for e in body.get("data", [])] if isinstance(body, dict) else []
@@ -356,6 +386,7 @@ def main():
         c.section("steering changes the text; alpha 0 does not", check_steering_effect, c, client,
                   args.model, state)
         c.section("/v1/completions", check_completions, c, client, args.model)
+        c.section("prompt cache", check_prompt_cache, c, client, args.model)
         c.section("emotions endpoints", check_emotions, c, client, server, args.model,
                   args.data_dir, state)
         c.section("no leak between concurrent requests", check_no_leak, c, client, args.model)
