@@ -9,6 +9,7 @@ Starts the server (tests/py/emovec_server.py), opens `/`, and checks that:
     reply that equals the non-streaming /v1/chat/completions reply for the same request,
     and differs from the unsteered reply (so the slider reaches the server);
   - a second turn in the same conversation works and sends the whole conversation;
+  - the prompt-cache box is off by default, and ticked it sends `cache_prompt: true`;
   - a bad request (max tokens -5) shows `error: ...` in #status.
 Writes DIR/browser_chat.png (after the first reply) and DIR/browser_chat.html (final page).
 
@@ -257,6 +258,14 @@ def run(args):
         checks.append("second turn: 2 user + 2 assistant messages; reply == direct POST of the "
                       "whole conversation")
 
+        # The prompt-cache box: off by default (the replies above are the uncached API's), and
+        # when ticked the request carries cache_prompt.
+        box = driver.find_element(By.ID, "cache-prompt")
+        last = driver.execute_script("return window.emovecLastRequest;")
+        check(not box.is_selected() and "cache_prompt" not in last,
+              "the cache box is ticked by default, or a request carried cache_prompt: %r" % last)
+        box.click()
+
         # Error case: a bad max_tokens comes back as an error in #status.
         set_number(driver, "max-tokens", -5)
         send_message(driver, "This one should fail.")
@@ -268,6 +277,10 @@ def run(args):
               % len(messages_of(driver, "assistant")))
         check(server.alive(), "the server died")
         checks.append("max tokens -5 -> #status %r" % text)
+        last = driver.execute_script("return window.emovecLastRequest;")
+        check(last.get("cache_prompt") is True,
+              "with the cache box ticked the request has no cache_prompt: true: %r" % last)
+        checks.append("cache box: off by default; ticked, the request carries cache_prompt")
 
         with open(os.path.join(args.out, "browser_chat.html"), "w", encoding="utf-8") as f:
             f.write(driver.page_source)
