@@ -14,7 +14,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${EMOVEC_FUZZ_SECONDS:-60}
 
-printf '\n== unit and golden tests\n'
+printf '\n== unit and golden tests (set-up and build took %d s)\n' "$SECONDS"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
 
 if [[ $FUZZ_SECONDS != 0 ]]; then
@@ -23,5 +23,7 @@ if [[ $FUZZ_SECONDS != 0 ]]; then
   cmake -S "$ROOT" -B "$FUZZ_DIR" -DCMAKE_CXX_COMPILER=clang++ -DEMOVEC_FUZZ=ON \
     -DEMOVEC_FUZZ_SECONDS="$FUZZ_SECONDS" >/dev/null
   cmake --build "$FUZZ_DIR" -j "$JOBS"
+  printf '== fuzz targets built (%d s so far)\n' "$SECONDS"
   ctest --test-dir "$FUZZ_DIR" --output-on-failure -j "$JOBS" -L fuzz
 fi
+printf '\n== all passed in %d s\n' "$SECONDS"
