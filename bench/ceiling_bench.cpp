@@ -111,15 +111,24 @@ constexpr int64_t kIterations = 100'000'000;
 }
 #endif
 
+#if defined(__x86_64__)
+// Runs loop(t) on `threads` threads at once and returns `work` (per thread) times the thread
+// count per second, in billions; each loop's result is kept so that it is not removed.
+template <typename Loop>
+double rate_on_threads(int threads, double work, Loop loop) {
+  std::vector<double> sink(static_cast<size_t>(threads));
+  const double s = on_threads(
+      threads, [&](int t) { sink[static_cast<size_t>(t)] = static_cast<double>(loop(t)); });
+  g_sink = g_sink + sink[0];
+  return work * threads / s / 1e9;
+}
+#endif
+
 // GFLOP/s of the FMA loop on `threads` threads.
 double fma_peak(int threads) {
 #if defined(__x86_64__)
-  std::vector<float> sink(static_cast<size_t>(threads));
-  const double s = on_threads(threads, [&](int t) {
-    sink[static_cast<size_t>(t)] = fma_loop(kIterations, 1.0f + static_cast<float>(t));
-  });
-  g_sink = g_sink + sink[0];
-  return static_cast<double>(threads) * kIterations * 10 * 16 / s / 1e9;
+  return rate_on_threads(threads, static_cast<double>(kIterations) * 10 * 16,
+                         [](int t) { return fma_loop(kIterations, 1.0f + static_cast<float>(t)); });
 #else
   (void)threads;
   return 0;
@@ -129,11 +138,8 @@ double fma_peak(int threads) {
 // G int8 multiply-adds/s of the maddubs loop.
 double int8_peak(int threads) {
 #if defined(__x86_64__)
-  std::vector<int> sink(static_cast<size_t>(threads));
-  const double s = on_threads(
-      threads, [&](int t) { sink[static_cast<size_t>(t)] = maddubs_loop(kIterations, 3 + t); });
-  g_sink = g_sink + sink[0];
-  return static_cast<double>(threads) * kIterations * 8 * 32 / s / 1e9;
+  return rate_on_threads(threads, static_cast<double>(kIterations) * 8 * 32,
+                         [](int t) { return maddubs_loop(kIterations, 3 + t); });
 #else
   (void)threads;
   return 0;
@@ -143,12 +149,9 @@ double int8_peak(int threads) {
 // GB/s reading `bytes` split between the threads.
 double read_bandwidth(int threads, const uint8_t* base, int64_t bytes) {
 #if defined(__x86_64__)
-  std::vector<int64_t> sink(static_cast<size_t>(threads));
   const int64_t share = bytes / threads / 128 * 128;
-  const double s = on_threads(
-      threads, [&](int t) { sink[static_cast<size_t>(t)] = read_loop(base + t * share, share); });
-  g_sink = g_sink + static_cast<double>(sink[0]);
-  return static_cast<double>(share) * threads / s / 1e9;
+  return rate_on_threads(threads, static_cast<double>(share),
+                         [&](int t) { return read_loop(base + t * share, share); });
 #else
   (void)threads, (void)base, (void)bytes;
   return 0;

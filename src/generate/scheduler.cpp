@@ -262,17 +262,13 @@ struct Scheduler::Impl {
     prompt_tokens_cached += static_cast<uint64_t>(best);
   }
 
-  // Keeps the sequence of a slot whose job asked for the prompt cache (its prompt was
-  // evaluated), or frees it.
-  void keep_or_free(Slot& s, const std::vector<int32_t>& reply_tokens, bool failed) {
-    const std::vector<int32_t>& prompt = s.job.request.prompt;
+  // Keeps the sequence of a slot whose job asked for the prompt cache and got past its prompt
+  // (`tokens`: its prompt and reply), or frees it.
+  void keep_or_free(Slot& s, std::vector<int32_t> tokens) {
     const int64_t length = engine.sequence_length(s.sequence);
-    std::vector<int32_t> tokens = prompt;
-    tokens.insert(tokens.end(), reply_tokens.begin(), reply_tokens.end());
-    const int64_t unhooked =
-        detail::unhooked_after(length, s.reused, static_cast<int64_t>(prompt.size()), s.hook.get());
-    if (failed || !s.job.request.cache_prompt || !s.decoding ||
-        length > static_cast<int64_t>(tokens.size()) || unhooked <= 0) {
+    const int64_t unhooked = detail::unhooked_after(
+        length, s.reused, static_cast<int64_t>(s.job.request.prompt.size()), s.hook.get());
+    if (tokens.empty() || length > static_cast<int64_t>(tokens.size()) || unhooked <= 0) {
       engine.free_sequence(s.sequence);
     } else {
       tokens.resize(static_cast<size_t>(length));
@@ -295,8 +291,12 @@ struct Scheduler::Impl {
     GenerateResult r = std::move(s.job.reply->result());
     r.n_cached = s.reused;
     r.n_prompt = static_cast<int64_t>(s.job.request.prompt.size()) - s.reused;
-    const std::vector<int32_t> reply_tokens = r.tokens;
-    const bool failed = !error.empty();
+    // What the sequence holds, for the prompt cache (empty: nothing to keep).
+    std::vector<int32_t> held;
+    if (s.job.request.cache_prompt && error.empty() && s.decoding) {
+      held = s.job.request.prompt;
+      held.insert(held.end(), r.tokens.begin(), r.tokens.end());
+    }
     r.prefill_seconds = s.prefill_seconds;
     if (s.decoding) r.decode_seconds = seconds_since(s.decode_started);
     {
@@ -306,7 +306,7 @@ struct Scheduler::Impl {
       ++completed;
     }
     s.job.state->finish(std::move(r), std::move(error));
-    if (s.sequence != 0) keep_or_free(s, reply_tokens, failed);
+    if (s.sequence != 0) keep_or_free(s, std::move(held));
     s.job.state.reset();
     s.decoding = false;
   }
