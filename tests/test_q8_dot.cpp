@@ -155,7 +155,7 @@ TEST(Q8Dot, MultiRowKernelsEqualTheOneRowKernelBitForBit) {
     const Q8DotMultiFn multi = q8_dot_multi_kernel(type);
     EXPECT_EQ(multi != nullptr, avx2);
     const RowDotMultiFn float_multi = row_dot_multi_kernel(type);
-    EXPECT_EQ(float_multi != nullptr, avx2 && type == TensorType::Q8_0);
+    EXPECT_EQ(float_multi != nullptr, avx2);
     if (multi == nullptr && float_multi == nullptr) continue;
     for (int64_t n : lengths(type)) {
       constexpr int64_t kRows = 2 * kQ8MultiRows + 1;  // rows 1, 3, 5, ...: spaced apart
@@ -176,13 +176,18 @@ TEST(Q8Dot, MultiRowKernelsEqualTheOneRowKernelBitForBit) {
           }
         }
         if (float_multi != nullptr && count <= kRowDotMultiRows) {
-          // Rows 1, 2, ... (stride n floats).
-          float_multi(row.data(), x.data() + n, n, n, count, out);
+          // Rows 1, 3, 5, ... (stride 2n floats), their block sums 2 * (n / 32 + 1) apart.
+          const int64_t sums_stride = 2 * (n / 32 + 1);
+          std::vector<float> sums(static_cast<size_t>(kRows * sums_stride));
           for (int t = 0; t < count; ++t) {
-            const float* xt = x.data() + n + t * n;
-            std::vector<float> sums(static_cast<size_t>(n / 32));
-            block_sums_32(xt, n, sums.data());
-            const float one = row_dot_kernel(type)(row.data(), xt, sums.data(), n);
+            block_sums_32(x.data() + (1 + 2 * t) * n, n, sums.data() + t * sums_stride);
+          }
+          float_multi(row.data(), x.data() + n, 2 * n, sums.data(), sums_stride, n, count, out);
+          for (int t = 0; t < count; ++t) {
+            const float* xt = x.data() + (1 + 2 * t) * n;
+            std::vector<float> alone(static_cast<size_t>(n / 32));
+            block_sums_32(xt, n, alone.data());
+            const float one = row_dot_kernel(type)(row.data(), xt, alone.data(), n);
             EXPECT_EQ(std::memcmp(&out[t], &one, sizeof one), 0)
                 << "float, n " << n << " row " << t << ": " << out[t] << " vs " << one;
           }

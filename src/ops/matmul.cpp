@@ -179,7 +179,8 @@ void matmul(std::span<const MatmulTarget> targets, const float* x, int64_t x_str
           } else if (dot_multi != nullptr) {
             for (int64_t t = 0; t < n_tokens; t += kRowDotMultiRows) {
               const int count = static_cast<int>(std::min<int64_t>(kRowDotMultiRows, n_tokens - t));
-              dot_multi(row, x + t * x_stride, x_stride, w.cols, count, out);
+              dot_multi(row, x + t * x_stride, x_stride, sums.data() + t * sums_stride, sums_stride,
+                        w.cols, count, out);
               for (int j = 0; j < count; ++j) y[(t + j) * y_stride] = out[j];
             }
           } else if (q8_dot != nullptr) {

@@ -21,13 +21,15 @@ using RowDotFn = float (*)(const uint8_t* row, const float* x, const float* x_su
 // the row with dequantize() and use dot_f32).
 RowDotFn row_dot_kernel(TensorType type);
 
-// One weight row with up to kRowDotMultiRows activation rows (x_stride floats apart): out[t] =
-// dot(row, x row t) for t < count. Each block is decoded once for all rows; every result has
-// the same bits as row_dot_kernel's for that row alone. nullptr unless the CPU has AVX2 and the
-// type is Q8_0 (the output head of the small models).
+// One weight row with up to kRowDotMultiRows activation rows: out[t] = dot(row, x row t) for
+// t < count, row t at x + t * x_stride and its block sums at x_sums + t * sums_stride. Each
+// block is decoded once for all rows; every result has the same bits as row_dot_kernel's for
+// that row alone. nullptr unless the CPU has AVX2 and the type is one of Q4_0, Q4_1, Q5_0,
+// Q5_1, Q8_0, Q4_K, Q5_K, Q6_K.
 inline constexpr int kRowDotMultiRows = 4;
-using RowDotMultiFn = void (*)(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
-                               int count, float* out);
+using RowDotMultiFn = void (*)(const uint8_t* row, const float* x, int64_t x_stride,
+                               const float* x_sums, int64_t sums_stride, int64_t n, int count,
+                               float* out);
 RowDotMultiFn row_dot_multi_kernel(TensorType type);
 
 float dot_f32(const float* a, const float* b, int64_t n);

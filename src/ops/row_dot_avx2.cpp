@@ -19,22 +19,30 @@ namespace {
 inline __m256 u8_to_ps(__m128i bytes8) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8)); }
 inline __m256 i8_to_ps(__m128i bytes8) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8)); }
 
-// sum_j q_j * x_j for 16 unsigned bytes q and 16 floats x, as two independent chains.
-inline __m256 dot16_u8(__m128i q, const float* x, __m256 acc0, __m256* acc1) {
-  *acc1 = _mm256_fmadd_ps(u8_to_ps(_mm_srli_si128(q, 8)), _mm256_loadu_ps(x + 8), *acc1);
-  return _mm256_fmadd_ps(u8_to_ps(q), _mm256_loadu_ps(x), acc0);
+// The codes of a 32-value unit as four 8-float vectors (elements 0..7, 8..15, 16..23, 24..31),
+// from its low 16 bytes and its high 16 bytes.
+struct Codes32 {
+  __m256 w[4];
+};
+
+inline Codes32 u8_codes(__m128i lo, __m128i hi) {
+  return {{u8_to_ps(lo), u8_to_ps(_mm_srli_si128(lo, 8)), u8_to_ps(hi),
+           u8_to_ps(_mm_srli_si128(hi, 8))}};
 }
 
-// sum_j q_j * x_j for 32 unsigned bytes q (low 16 bytes: elements 0..15) and 32 floats x.
-inline __m256 dot32_u8(__m128i lo, __m128i hi, const float* x) {
-  __m256 b = _mm256_mul_ps(u8_to_ps(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8));
-  __m256 a = _mm256_mul_ps(u8_to_ps(lo), _mm256_loadu_ps(x));
-  a = dot16_u8(hi, x + 16, a, &b);
+inline Codes32 u8_codes(__m256i q) {
+  return u8_codes(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+}
+
+// sum_j code_j * x_j over the unit, as two chains (elements 0..7 and 16..23; 8..15 and
+// 24..31) added at the end. Every float kernel below sums a unit this way, so a row gets the
+// same bits whatever it is batched with.
+inline __m256 dot32(const Codes32& c, const float* x) {
+  __m256 b = _mm256_mul_ps(c.w[1], _mm256_loadu_ps(x + 8));
+  __m256 a = _mm256_mul_ps(c.w[0], _mm256_loadu_ps(x));
+  b = _mm256_fmadd_ps(c.w[3], _mm256_loadu_ps(x + 24), b);
+  a = _mm256_fmadd_ps(c.w[2], _mm256_loadu_ps(x + 16), a);
   return _mm256_add_ps(a, b);
-}
-
-inline __m256 dot32_u8(__m256i q, const float* x) {
-  return dot32_u8(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1), x);
 }
 
 // 16 packed bytes of nibbles: low nibbles (elements 0..15) and high nibbles (16..31).
@@ -61,206 +69,226 @@ inline __m256i bits_to_bytes(uint32_t bits) {
   return _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));
 }
 
-float dot_q4_0(const uint8_t* row, const float* x, const float* xs, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0;
-  for (int64_t b = 0; b < n / 32; ++b, row += 18, x += 32) {
-    const float d = half(row);
+// The float kernels, each for kT activation rows at once: row t at x + t * x_stride, its block
+// sums (block_sums_32) at xs + t * xs_stride. A weight block's codes are converted to float
+// once for all rows; each row then gets the operations of the one-row kernel (kT = 1), in its
+// order, in its own accumulators, so out[t] has the bits of that row computed alone.
+struct RowsIn {
+  const float* x;
+  int64_t x_stride;
+  const float* xs;
+  int64_t xs_stride;
+};
+
+// The 32-value block formats: per block, a scale d, the codes, and an offset term added per
+// block as coef * (sum of the block's activations), scaled by kOffsetScale at the end
+// (Q4_0: -8 d, Q4_1: + m, Q5_0: -16 d, Q5_1: + m; Q8_0 has none).
+struct BlockQ4_0 {
+  static constexpr int64_t kBytes = 18;
+  static constexpr float kOffsetScale = -8.0f;
+  static Codes32 codes(const uint8_t* b) {
     __m128i lo, hi;
-    unpack_nibbles16(row + 2, &lo, &hi);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(lo, hi, x), acc);
-    offset += d * xs[b];
+    unpack_nibbles16(b + 2, &lo, &hi);
+    return u8_codes(lo, hi);
   }
-  return hsum(acc) - 8.0f * offset;
-}
+  static float coef(const uint8_t* b) { return half(b); }
+};
 
-float dot_q4_1(const uint8_t* row, const float* x, const float* xs, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0;
-  for (int64_t b = 0; b < n / 32; ++b, row += 20, x += 32) {
-    const float d = half(row);
-    const float m = half(row + 2);
+struct BlockQ4_1 {
+  static constexpr int64_t kBytes = 20;
+  static constexpr float kOffsetScale = 1.0f;
+  static Codes32 codes(const uint8_t* b) {
     __m128i lo, hi;
-    unpack_nibbles16(row + 4, &lo, &hi);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(lo, hi, x), acc);
-    offset += m * xs[b];
+    unpack_nibbles16(b + 4, &lo, &hi);
+    return u8_codes(lo, hi);
   }
-  return hsum(acc) + offset;
-}
+  static float coef(const uint8_t* b) { return half(b + 2); }
+};
 
-float dot_q5_0(const uint8_t* row, const float* x, const float* xs, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0;
-  const __m256i bit4 = _mm256_set1_epi8(0x10);
-  for (int64_t b = 0; b < n / 32; ++b, row += 22, x += 32) {
-    const float d = half(row);
+struct BlockQ5_0 {
+  static constexpr int64_t kBytes = 22;
+  static constexpr float kOffsetScale = -16.0f;
+  static Codes32 codes(const uint8_t* b) {
     uint32_t qh;
-    std::memcpy(&qh, row + 2, 4);
-    const __m256i q =
-        _mm256_or_si256(unpack_nibbles16(row + 6), _mm256_and_si256(bits_to_bytes(qh), bit4));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(q, x), acc);
-    offset += d * xs[b];
+    std::memcpy(&qh, b + 2, 4);
+    return u8_codes(_mm256_or_si256(unpack_nibbles16(b + 6),
+                                    _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10))));
   }
-  return hsum(acc) - 16.0f * offset;
-}
+  static float coef(const uint8_t* b) { return half(b); }
+};
 
-float dot_q5_1(const uint8_t* row, const float* x, const float* xs, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0;
-  const __m256i bit4 = _mm256_set1_epi8(0x10);
-  for (int64_t b = 0; b < n / 32; ++b, row += 24, x += 32) {
-    const float d = half(row);
-    const float m = half(row + 2);
+struct BlockQ5_1 {
+  static constexpr int64_t kBytes = 24;
+  static constexpr float kOffsetScale = 1.0f;
+  static Codes32 codes(const uint8_t* b) {
     uint32_t qh;
-    std::memcpy(&qh, row + 4, 4);
-    const __m256i q =
-        _mm256_or_si256(unpack_nibbles16(row + 8), _mm256_and_si256(bits_to_bytes(qh), bit4));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), dot32_u8(q, x), acc);
-    offset += m * xs[b];
+    std::memcpy(&qh, b + 4, 4);
+    return u8_codes(_mm256_or_si256(unpack_nibbles16(b + 8),
+                                    _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10))));
   }
-  return hsum(acc) + offset;
-}
+  static float coef(const uint8_t* b) { return half(b + 2); }
+};
 
-float dot_q8_0(const uint8_t* row, const float* x, const float*, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / 32; ++b, row += 34, x += 32) {
-    const __m256 d = _mm256_set1_ps(half(row));
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2));
-    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 18));
-    __m256 s0 = _mm256_mul_ps(i8_to_ps(lo), _mm256_loadu_ps(x));
-    __m256 s1 = _mm256_mul_ps(i8_to_ps(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8));
-    s0 = _mm256_fmadd_ps(i8_to_ps(hi), _mm256_loadu_ps(x + 16), s0);
-    s1 = _mm256_fmadd_ps(i8_to_ps(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), s1);
-    acc = _mm256_fmadd_ps(d, _mm256_add_ps(s0, s1), acc);
+struct BlockQ8_0 {
+  static constexpr int64_t kBytes = 34;
+  static constexpr float kOffsetScale = 0.0f;
+  static Codes32 codes(const uint8_t* b) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 18));
+    return {{i8_to_ps(lo), i8_to_ps(_mm_srli_si128(lo, 8)), i8_to_ps(hi),
+             i8_to_ps(_mm_srli_si128(hi, 8))}};
   }
-  return hsum(acc);
-}
+  static float coef(const uint8_t*) { return 0.0f; }
+};
 
-// dot_q8_0 for kT rows of x: each block is converted to float once; per row, the operations
-// and their order are dot_q8_0's.
-template <int kT>
-void dot_q8_0_rows(const uint8_t* row, const float* x, int64_t x_stride, int64_t n, float* out) {
-  __m256 acc[kT];
-#pragma GCC unroll 4
-  for (int t = 0; t < kT; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / 32; ++b, row += 34) {
-    const __m256 d = _mm256_set1_ps(half(row));
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2));
-    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 18));
-    const __m256 w0 = i8_to_ps(lo);
-    const __m256 w1 = i8_to_ps(_mm_srli_si128(lo, 8));
-    const __m256 w2 = i8_to_ps(hi);
-    const __m256 w3 = i8_to_ps(_mm_srli_si128(hi, 8));
-#pragma GCC unroll 4
+template <typename B>
+struct Block32Rows {
+  template <int kT>
+  static void run(const uint8_t* row, RowsIn in, int64_t n, float* out) {
+    __m256 acc[kT];
+    float offset[kT];
+#pragma GCC unroll 8
     for (int t = 0; t < kT; ++t) {
-      const float* xt = x + t * x_stride + 32 * b;
-      __m256 s0 = _mm256_mul_ps(w0, _mm256_loadu_ps(xt));
-      __m256 s1 = _mm256_mul_ps(w1, _mm256_loadu_ps(xt + 8));
-      s0 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xt + 16), s0);
-      s1 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xt + 24), s1);
-      acc[t] = _mm256_fmadd_ps(d, _mm256_add_ps(s0, s1), acc[t]);
+      acc[t] = _mm256_setzero_ps();
+      offset[t] = 0;
     }
-  }
-#pragma GCC unroll 4
-  for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]);
-}
-
-void multi_q8_0(const uint8_t* row, const float* x, int64_t x_stride, int64_t n, int count,
-                float* out) {
-  switch (count) {
-    case 1:
-      return dot_q8_0_rows<1>(row, x, x_stride, n, out);
-    case 2:
-      return dot_q8_0_rows<2>(row, x, x_stride, n, out);
-    case 3:
-      return dot_q8_0_rows<3>(row, x, x_stride, n, out);
-    default:
-      return dot_q8_0_rows<4>(row, x, x_stride, n, out);
-  }
-}
-
-float dot_q4_k(const uint8_t* row, const float* x, const float* xs, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0;
-  const __m256i mask = _mm256_set1_epi8(0x0f);
-  for (int64_t b = 0; b < n / 256; ++b, row += 144, x += 256, xs += 8) {
-    const float d = half(row);
-    const float dmin = half(row + 2);
-    uint8_t sc[8], mn[8];
-    scale_min_k4(row + 4, sc, mn);
-    const uint8_t* qs = row + 16;
-    for (int c = 0; c < 4; ++c) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
-      const __m256i lo = _mm256_and_si256(q, mask);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc[2 * c])),
-                            dot32_u8(lo, x + 64 * c), acc);
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc[2 * c + 1])),
-                            dot32_u8(hi, x + 64 * c + 32), acc);
+    for (int64_t b = 0; b < n / 32; ++b, row += B::kBytes) {
+      const __m256 d = _mm256_set1_ps(half(row));
+      const Codes32 c = B::codes(row);
+      const float coef = B::coef(row);
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        acc[t] = _mm256_fmadd_ps(d, dot32(c, in.x + t * in.x_stride + 32 * b), acc[t]);
+        if constexpr (B::kOffsetScale != 0.0f) offset[t] += coef * in.xs[t * in.xs_stride + b];
+      }
     }
-    for (int s = 0; s < 8; ++s) offset += dmin * static_cast<float>(mn[s]) * xs[s];
-  }
-  return hsum(acc) - offset;
-}
-
-float dot_q5_k(const uint8_t* row, const float* x, const float* xs, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0;
-  const __m256i mask = _mm256_set1_epi8(0x0f);
-  const __m256i one = _mm256_set1_epi8(1);
-  for (int64_t b = 0; b < n / 256; ++b, row += 176, x += 256, xs += 8) {
-    const float d = half(row);
-    const float dmin = half(row + 2);
-    uint8_t sc[8], mn[8];
-    scale_min_k4(row + 4, sc, mn);
-    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16));
-    const uint8_t* qs = row + 48;
-    for (int c = 0; c < 4; ++c) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
-      const __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4);
-      const __m256i hhi =
-          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4);
-      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, mask), hlo);
-      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), hhi);
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc[2 * c])),
-                            dot32_u8(lo, x + 64 * c), acc);
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc[2 * c + 1])),
-                            dot32_u8(hi, x + 64 * c + 32), acc);
-    }
-    for (int s = 0; s < 8; ++s) offset += dmin * static_cast<float>(mn[s]) * xs[s];
-  }
-  return hsum(acc) - offset;
-}
-
-// sum over 16 signed bytes q (low half of a register, or high) times x.
-inline __m256 dot16_i8(__m128i q, const float* x) {
-  __m256 s = _mm256_mul_ps(i8_to_ps(q), _mm256_loadu_ps(x));
-  return _mm256_fmadd_ps(i8_to_ps(_mm_srli_si128(q, 8)), _mm256_loadu_ps(x + 8), s);
-}
-
-float dot_q6_k(const uint8_t* row, const float* x, const float*, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  const __m256i bias = _mm256_set1_epi8(32);
-  for (int64_t b = 0; b < n / 256; ++b, row += 210, x += 256) {
-    const uint8_t* ql = row;
-    const uint8_t* qh = row + 128;
-    const auto* scales = reinterpret_cast<const int8_t*>(row + 192);
-    const float d = half(row + 208);
-    for (int h = 0; h < 2; ++h) {
-      __m256i g[4];
-      q6k_codes(ql, qh, h, g);
-      const float* xh = x + 128 * h;
-      for (int k = 0; k < 4; ++k) {
-        const __m256i q = _mm256_sub_epi8(g[k], bias);
-        const int s = 8 * h + 2 * k;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(scales[s])),
-                              dot16_i8(_mm256_castsi256_si128(q), xh + 32 * k), acc);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(scales[s + 1])),
-                              dot16_i8(_mm256_extracti128_si256(q, 1), xh + 32 * k + 16), acc);
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) {
+      if constexpr (B::kOffsetScale == 0.0f) {
+        out[t] = hsum(acc[t]);
+      } else if constexpr (B::kOffsetScale == 1.0f) {
+        out[t] = hsum(acc[t]) + offset[t];
+      } else {
+        out[t] = hsum(acc[t]) + B::kOffsetScale * offset[t];
       }
     }
   }
-  return hsum(acc);
+};
+
+// Q4_K and Q5_K: super-blocks of 256 values, eight 32-value units with 6-bit scales and mins.
+template <bool kQ5>
+struct K4Rows {
+  template <int kT>
+  static void run(const uint8_t* row, RowsIn in, int64_t n, float* out) {
+    constexpr int64_t kBytes = kQ5 ? 176 : 144;
+    __m256 acc[kT];
+    float offset[kT];
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) {
+      acc[t] = _mm256_setzero_ps();
+      offset[t] = 0;
+    }
+    const __m256i mask = _mm256_set1_epi8(0x0f);
+    const __m256i one = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < n / 256; ++b, row += kBytes) {
+      const float d = half(row);
+      const float dmin = half(row + 2);
+      uint8_t sc[8], mn[8];
+      scale_min_k4(row + 4, sc, mn);
+      const uint8_t* qs = row + (kQ5 ? 48 : 16);
+      __m256i qh = _mm256_setzero_si256();
+      if constexpr (kQ5) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16));
+      for (int c = 0; c < 4; ++c) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+        __m256i lo = _mm256_and_si256(q, mask);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+        if constexpr (kQ5) {
+          lo = _mm256_or_si256(
+              lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+          hi = _mm256_or_si256(
+              hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
+        }
+        const __m256 s_lo = _mm256_set1_ps(d * static_cast<float>(sc[2 * c]));
+        const __m256 s_hi = _mm256_set1_ps(d * static_cast<float>(sc[2 * c + 1]));
+        const Codes32 c_lo = u8_codes(lo);
+#pragma GCC unroll 8
+        for (int t = 0; t < kT; ++t) {
+          acc[t] =
+              _mm256_fmadd_ps(s_lo, dot32(c_lo, in.x + t * in.x_stride + 256 * b + 64 * c), acc[t]);
+        }
+        const Codes32 c_hi = u8_codes(hi);
+#pragma GCC unroll 8
+        for (int t = 0; t < kT; ++t) {
+          acc[t] = _mm256_fmadd_ps(
+              s_hi, dot32(c_hi, in.x + t * in.x_stride + 256 * b + 64 * c + 32), acc[t]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        const float* xs = in.xs + t * in.xs_stride + 8 * b;
+        for (int s = 0; s < 8; ++s) offset[t] += dmin * static_cast<float>(mn[s]) * xs[s];
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]) - offset[t];
+  }
+};
+
+// Q6_K: super-blocks of 256 values, sixteen 16-value units with signed 8-bit scales.
+struct Q6KRows {
+  template <int kT>
+  static void run(const uint8_t* row, RowsIn in, int64_t n, float* out) {
+    __m256 acc[kT];
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) acc[t] = _mm256_setzero_ps();
+    const __m256i bias = _mm256_set1_epi8(32);
+    for (int64_t b = 0; b < n / 256; ++b, row += 210) {
+      const uint8_t* ql = row;
+      const uint8_t* qh = row + 128;
+      const auto* scales = reinterpret_cast<const int8_t*>(row + 192);
+      const float d = half(row + 208);
+      for (int h = 0; h < 2; ++h) {
+        __m256i g[4];
+        q6k_codes(ql, qh, h, g);
+        for (int k = 0; k < 4; ++k) {
+          const __m256i q = _mm256_sub_epi8(g[k], bias);
+          const int s = 8 * h + 2 * k;
+          const int64_t at = 256 * b + 128 * h + 32 * k;
+          // Two 16-value units: elements 0..15 of the group, then 16..31.
+          for (int u = 0; u < 2; ++u) {
+            const __m128i q16 = u == 0 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
+            const __m256 w0 = i8_to_ps(q16);
+            const __m256 w1 = i8_to_ps(_mm_srli_si128(q16, 8));
+            const __m256 scale = _mm256_set1_ps(d * static_cast<float>(scales[s + u]));
+#pragma GCC unroll 8
+            for (int t = 0; t < kT; ++t) {
+              const float* x = in.x + t * in.x_stride + at + 16 * u;
+              const __m256 p = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + 8),
+                                               _mm256_mul_ps(w0, _mm256_loadu_ps(x)));
+              acc[t] = _mm256_fmadd_ps(scale, p, acc[t]);
+            }
+          }
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) out[t] = hsum(acc[t]);
+  }
+};
+
+// The one-row kernel (RowDotFn) and the multi-row one (RowDotMultiFn) of a kernel template.
+template <typename K>
+float one_row(const uint8_t* row, const float* x, const float* xs, int64_t n) {
+  float out;
+  K::template run<1>(row, {x, 0, xs, 0}, n, &out);
+  return out;
+}
+
+template <typename K>
+void multi_rows(const uint8_t* row, const float* x, int64_t x_stride, const float* xs,
+                int64_t xs_stride, int64_t n, int count, float* out) {
+  const RowsIn in{x, x_stride, xs, xs_stride};
+  for_row_count<kRowDotMultiRows>(count, [&]<int kT>() { K::template run<kT>(row, in, n, out); });
 }
 
 float dot_f16(const uint8_t* row, const float* x, const float*, int64_t n) {
@@ -448,8 +476,39 @@ void block_sums_32(const float* x, int64_t n, float* sums) {
   }
 }
 
+namespace {
+
+// f.template operator()<K>() for the float kernel template K of `type`; nullptr for the types
+// that have none.
+template <typename Fn, typename F>
+Fn for_block_kernel(TensorType type, F&& f) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return f.template operator()<Block32Rows<BlockQ4_0>>();
+    case TensorType::Q4_1:
+      return f.template operator()<Block32Rows<BlockQ4_1>>();
+    case TensorType::Q5_0:
+      return f.template operator()<Block32Rows<BlockQ5_0>>();
+    case TensorType::Q5_1:
+      return f.template operator()<Block32Rows<BlockQ5_1>>();
+    case TensorType::Q8_0:
+      return f.template operator()<Block32Rows<BlockQ8_0>>();
+    case TensorType::Q4_K:
+      return f.template operator()<K4Rows<false>>();
+    case TensorType::Q5_K:
+      return f.template operator()<K4Rows<true>>();
+    case TensorType::Q6_K:
+      return f.template operator()<Q6KRows>();
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
 RowDotMultiFn multi_kernel(TensorType type) {
-  return type == TensorType::Q8_0 ? multi_q8_0 : nullptr;
+  return for_block_kernel<RowDotMultiFn>(
+      type, []<typename K>() -> RowDotMultiFn { return multi_rows<K>; });
 }
 
 RowDotFn kernel(TensorType type) {
@@ -460,24 +519,8 @@ RowDotFn kernel(TensorType type) {
       return dot_f16;
     case TensorType::BF16:
       return dot_bf16;
-    case TensorType::Q4_0:
-      return dot_q4_0;
-    case TensorType::Q4_1:
-      return dot_q4_1;
-    case TensorType::Q5_0:
-      return dot_q5_0;
-    case TensorType::Q5_1:
-      return dot_q5_1;
-    case TensorType::Q8_0:
-      return dot_q8_0;
-    case TensorType::Q4_K:
-      return dot_q4_k;
-    case TensorType::Q5_K:
-      return dot_q5_k;
-    case TensorType::Q6_K:
-      return dot_q6_k;
     default:
-      return nullptr;
+      return for_block_kernel<RowDotFn>(type, []<typename K>() -> RowDotFn { return one_row<K>; });
   }
 }
 
