@@ -3,27 +3,13 @@
 // the printed prompt.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
-#include <memory>
 
+#include "support/cli_runner.h"
 #include "support/test_support.h"
 
 namespace emovec {
 namespace {
-
-std::string run_output(const std::string& args, int* status) {
-  const std::string command = std::string(EMOVEC_CLI) + " " + args + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) throw std::runtime_error("cannot run " + command);
-  std::string out;
-  std::array<char, 65536> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe.get())) > 0) out.append(buf.data(), n);
-  *status = WEXITSTATUS(pclose(pipe.release()));
-  return out;
-}
 
 TEST(CliTemplate, ShippedChatModelsRenderAsTransformers) {
   const auto golden = testing::read_json(testing::golden_path("chat_templates.json"));
@@ -43,10 +29,9 @@ TEST(CliTemplate, ShippedChatModelsRenderAsTransformers) {
       if (++per_model > 12) break;  // each run loads the model; a dozen cases cover the path
       std::ofstream(messages_file) << conversations[c["conversation"]].dump();
       const bool generation_prompt = c["add_generation_prompt"];
-      int status = 0;
-      const std::string out = run_output("template " + model + " --messages " + messages_file +
-                                             (generation_prompt ? "" : " --no-generation-prompt"),
-                                         &status);
+      const auto [status, out] =
+          testing::run_cli("template " + model + " --messages " + messages_file +
+                           (generation_prompt ? "" : " --no-generation-prompt"));
       EXPECT_EQ(status, 0) << out;
       EXPECT_EQ(out, c["expected"].get<std::string>() + "\n")
           << source << " / " << c["conversation"] << " / generation prompt " << generation_prompt;
