@@ -141,9 +141,12 @@ TEST(Engine, LongPromptAttentionEqualsRowByRow) {
   }
 }
 
+// On the exact path: on the fast one the five-token pass is a prompt (float32 activations) and
+// the one-token passes are decoding steps (int8):
+// FastPath.APromptIsEvaluatedInFloat32HoweverItIsSplit.
 TEST(Engine, AllLogitsRowsEqualIncrementalDecoding) {
   const std::vector<int32_t> ids = tokens(5, 6);
-  Engine engine(smollm2(), {.n_threads = 1});
+  Engine engine(smollm2(), {.n_threads = 1, .exact = true});
   const SequenceId s = engine.new_sequence();
   const BatchEntry all{s, ids, true};
   const Logits rows = engine.decode(std::span<const BatchEntry>(&all, 1));

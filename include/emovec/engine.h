@@ -24,8 +24,9 @@ struct EngineOptions {
   int64_t n_ctx = 0;      // positions per sequence; 0: the model's training context, at most 4096
   int64_t n_batch = 512;  // tokens per forward pass; longer inputs are processed in chunks
   // float32 activations in every product (the path checked against transformers). Otherwise
-  // decoding steps (fewer than 16 rows in a pass) quantise activations to int8 per block, as
-  // llama.cpp does: faster, within the tolerance tests/test_fast_path.cpp measures.
+  // decoding steps (passes whose every entry is one token) quantise activations to int8 per
+  // block, as llama.cpp does: faster, within the tolerance tests/test_fast_path.cpp measures.
+  // A pass with a prompt or a part of one keeps float32 on both paths, however short.
   bool exact = false;
   // A pass whose entries are all single tokens (a decoding step) computes every row with the
   // per-row kernels, however many sequences it holds, so each sequence's logits are the same

@@ -199,7 +199,10 @@ struct Scheduler::Impl {
         if (s.sequence == 0) s.sequence = engine.new_sequence();
       }
       const auto total = static_cast<int64_t>(prompt.size());
-      const int64_t n = std::min<int64_t>(kPromptPart, total - s.prefilled);
+      int64_t n = std::min<int64_t>(kPromptPart, total - s.prefilled);
+      // Never a last part of one token: the engine would take it for a decoding step and
+      // quantise its activations (a prompt's passes stay float32).
+      if (total - s.prefilled - n == 1) --n;
       BatchEntry b;
       b.sequence = s.sequence;
       b.tokens = std::span<const int32_t>(prompt.data() + s.prefilled, static_cast<size_t>(n));

@@ -47,6 +47,7 @@ struct Slice {
   bool last_chunk = false;  // ... and the input ends there (BatchEntry::more_follows unset)
   bool logits = false;      // needs logits for its rows (all, or only the last)
   bool all_logits = false;
+  bool one_token = false;  // the entry is a single token (a decoding step's)
   ActivationHook* hook = nullptr;
 };
 
@@ -314,9 +315,15 @@ struct Engine::Impl {
     const int64_t hd = h.head_dim;
     const int64_t q_dim = h.n_head * hd;
     const int64_t kv_dim = h.n_head_kv * hd;
-    const auto fast = options.exact ? ops::Activations::Float : ops::Activations::Int8;
-    bool per_row = options.batch_invariant;
-    for (const Slice& s : slices) per_row = per_row && s.n == 1;
+    // A decoding step (every entry one token) quantises activations on the fast path; a pass
+    // with a prompt, or a part of one, keeps float32 throughout, whatever its length, so a
+    // reply's first token is sampled from the same logits whether its prompt came in one pass,
+    // in parts or after a cached prefix. (A one-token prompt is a decoding step.)
+    bool decoding_step = true;
+    for (const Slice& s : slices) decoding_step = decoding_step && s.one_token;
+    const bool exact = options.exact || !decoding_step;
+    const auto fast = exact ? ops::Activations::Float : ops::Activations::Int8;
+    const bool per_row = options.batch_invariant && decoding_step;
     const auto grow = [](std::vector<float>& b, int64_t n) {
       if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
     };
@@ -471,7 +478,7 @@ struct Engine::Impl {
       // path at 0.995 (0.992 with int8; tests/test_fast_path.cpp); int8 for the others, where
       // the int16 kernel is the slower (a Q6_K head: Qwen2.5-1.5B decodes 13-22% faster on one
       // thread, top-1 agreement 0.99+, FastPath.KQuantHead).
-      const auto head = options.exact                       ? ops::Activations::Float
+      const auto head = exact                               ? ops::Activations::Float
                         : w.output.type == TensorType::Q8_0 ? ops::Activations::Int16
                                                             : ops::Activations::Int8;
       ops::matmul(w.output, xn.data(), n_out, logits.data(), pool, head, per_row);
@@ -599,6 +606,7 @@ Logits Engine::decode(std::span<const BatchEntry> batch) {
       s.last_chunk = s.last && !b.more_follows;
       s.all_logits = b.logits && b.all_logits;
       s.logits = b.logits && (b.all_logits || s.last);
+      s.one_token = n == 1;
       s.hook = b.hook;
       if (s.all_logits) {
         for (int64_t i = 0; i < s.n; ++i) out_rows.push_back(out.row_start_[e] + done[e] + i);
