@@ -197,6 +197,59 @@ TEST(Q8Dot, MultiRowKernelsEqualTheOneRowKernelBitForBit) {
   }
 }
 
+// The same for float weights (safetensors models: F32, F16, BF16), over lengths that leave a
+// scalar rest after the vector steps.
+TEST(RowDot, FloatWeightMultiRowKernelsEqualTheOneRowKernelBitForBit) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
+    SCOPED_TRACE(std::string(tensor_type_name(type)));
+    const RowDotMultiFn multi = row_dot_multi_kernel(type);
+    EXPECT_EQ(multi != nullptr, cpu_has_avx2());
+    if (multi == nullptr) continue;
+    for (int64_t n : {8, 15, 16, 100, 576, 1000, 4096}) {
+      std::vector<float> w(static_cast<size_t>(n));
+      for (float& v : w) v = normal(rng);
+      std::vector<uint8_t> row(static_cast<size_t>(n) * (type == TensorType::F32 ? 4 : 2));
+      if (type == TensorType::F32) {
+        std::memcpy(row.data(), w.data(), row.size());
+      } else if (type == TensorType::F16) {
+        f32_to_f16_row(w.data(), n, reinterpret_cast<uint16_t*>(row.data()));
+      } else {
+        for (int64_t i = 0; i < n; ++i) {
+          uint32_t bits;
+          std::memcpy(&bits, &w[static_cast<size_t>(i)], 4);
+          const auto top = static_cast<uint16_t>(bits >> 16);
+          std::memcpy(row.data() + 2 * i, &top, 2);
+        }
+      }
+      std::vector<float> wide(static_cast<size_t>(n));  // the row as the kernels read it
+      dequantize(type, row.data(), wide.data(), n);
+      constexpr int64_t kRows = 2 * kRowDotMultiRows;
+      const std::vector<float> x = random_activations(kRows * n, rng);
+      for (int count = 1; count <= kRowDotMultiRows; ++count) {
+        float out[kRowDotMultiRows];
+        multi(row.data(), x.data() + n, 2 * n, nullptr, 0, n, count, out);  // rows 1, 3, ...
+        for (int t = 0; t < count; ++t) {
+          const float one =
+              row_dot_kernel(type)(row.data(), x.data() + (1 + 2 * t) * n, nullptr, n);
+          EXPECT_EQ(std::memcmp(&out[t], &one, sizeof one), 0)
+              << "n " << n << " count " << count << " row " << t << ": " << out[t] << " vs " << one;
+          double ref = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            ref += static_cast<double>(wide[static_cast<size_t>(i)]) * x[(1 + 2 * t) * n + i];
+          }
+          EXPECT_NEAR(one, ref, 1e-4 * (1 + std::fabs(ref))) << "n " << n;
+          if (type == TensorType::F32) {  // float32 weights: dot_f32's bits, as attention's
+            const float plain = dot_f32(w.data(), x.data() + (1 + 2 * t) * n, n);
+            EXPECT_EQ(std::memcmp(&plain, &one, sizeof one), 0) << "n " << n;
+          }
+        }
+      }
+    }
+  }
+}
+
 // Single-thread ns per 4096-element row: the float kernel (row_dot_kernel) and the int8 one,
 // over 64 rows that stay in cache, so it measures compute rather than memory bandwidth.
 TEST(Q8Dot, MicroBenchmark) {

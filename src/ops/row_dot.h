@@ -24,8 +24,8 @@ RowDotFn row_dot_kernel(TensorType type);
 // One weight row with up to kRowDotMultiRows activation rows: out[t] = dot(row, x row t) for
 // t < count, row t at x + t * x_stride and its block sums at x_sums + t * sums_stride. Each
 // block is decoded once for all rows; every result has the same bits as row_dot_kernel's for
-// that row alone. nullptr unless the CPU has AVX2 and the type is one of Q4_0, Q4_1, Q5_0,
-// Q5_1, Q8_0, Q4_K, Q5_K, Q6_K.
+// that row alone. nullptr unless the CPU has AVX2 and the type is one of F32, F16, BF16, Q4_0,
+// Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K.
 inline constexpr int kRowDotMultiRows = 4;
 using RowDotMultiFn = void (*)(const uint8_t* row, const float* x, int64_t x_stride,
                                const float* x_sums, int64_t sums_stride, int64_t n, int count,

@@ -291,43 +291,66 @@ void multi_rows(const uint8_t* row, const float* x, int64_t x_stride, const floa
   for_row_count<kRowDotMultiRows>(count, [&]<int kT>() { K::template run<kT>(row, in, n, out); });
 }
 
-float dot_f16(const uint8_t* row, const float* x, const float*, int64_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256 w0 =
-        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
-    const __m256 w1 =
-        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i + 16)));
-    a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
-    a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
+// Float weights, eight at a time, widened exactly (float16, bfloat16) or as they are. Per row
+// two accumulators, 16 weights a step, then the scalar rest added after their sum (dot_f32's
+// order).
+struct WeightsF32 {
+  static __m256 load8(const uint8_t* row, int64_t i) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
   }
-  float s = hsum(_mm256_add_ps(a0, a1));
-  for (; i < n; ++i) s += half(row + 2 * i) * x[i];
-  return s;
-}
+  static float at(const uint8_t* row, int64_t i) {
+    float v;
+    std::memcpy(&v, row + 4 * i, 4);
+    return v;
+  }
+};
 
-float dot_bf16(const uint8_t* row, const float* x, const float*, int64_t n) {
-  __m256 a0 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+struct WeightsF16 {
+  static __m256 load8(const uint8_t* row, int64_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+  }
+  static float at(const uint8_t* row, int64_t i) { return half(row + 2 * i); }
+};
+
+struct WeightsBF16 {
+  static __m256 load8(const uint8_t* row, int64_t i) {
     const __m256i w16 =
         _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
-    const __m256 w = _mm256_castsi256_ps(_mm256_slli_epi32(w16, 16));
-    a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + i), a0);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w16, 16));
   }
-  float s = hsum(a0);
-  for (; i < n; ++i) {
+  static float at(const uint8_t* row, int64_t i) {
     uint16_t h;
     std::memcpy(&h, row + 2 * i, 2);
-    s += bf16_to_f32(h) * x[i];
+    return bf16_to_f32(h);
   }
-  return s;
-}
+};
 
-float dot_f32_row(const uint8_t* row, const float* x, const float*, int64_t n) {
-  return dot_f32(reinterpret_cast<const float*>(row), x, n);
-}
+template <typename W>
+struct FloatRows {
+  template <int kT>
+  static void run(const uint8_t* row, RowsIn in, int64_t n, float* out) {
+    __m256 a0[kT], a1[kT];
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) a0[t] = a1[t] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      const __m256 w0 = W::load8(row, i);
+      const __m256 w1 = W::load8(row, i + 8);
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        const float* x = in.x + t * in.x_stride + i;
+        a0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x), a0[t]);
+        a1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + 8), a1[t]);
+      }
+    }
+    for (int t = 0; t < kT; ++t) {
+      const float* x = in.x + t * in.x_stride;
+      float s = hsum(_mm256_add_ps(a0[t], a1[t]));
+      for (int64_t j = i; j < n; ++j) s += W::at(row, j) * x[j];
+      out[t] = s;
+    }
+  }
+};
 
 }  // namespace
 
@@ -478,10 +501,10 @@ void block_sums_32(const float* x, int64_t n, float* sums) {
 
 namespace {
 
-// f.template operator()<K>() for the float kernel template K of `type`; nullptr for the types
-// that have none.
+// f.template operator()<K>() for the kernel template K of `type`; nullptr for the types that
+// have none.
 template <typename Fn, typename F>
-Fn for_block_kernel(TensorType type, F&& f) {
+Fn for_row_kernel(TensorType type, F&& f) {
   switch (type) {
     case TensorType::Q4_0:
       return f.template operator()<Block32Rows<BlockQ4_0>>();
@@ -499,6 +522,12 @@ Fn for_block_kernel(TensorType type, F&& f) {
       return f.template operator()<K4Rows<true>>();
     case TensorType::Q6_K:
       return f.template operator()<Q6KRows>();
+    case TensorType::F32:
+      return f.template operator()<FloatRows<WeightsF32>>();
+    case TensorType::F16:
+      return f.template operator()<FloatRows<WeightsF16>>();
+    case TensorType::BF16:
+      return f.template operator()<FloatRows<WeightsBF16>>();
     default:
       return nullptr;
   }
@@ -507,21 +536,12 @@ Fn for_block_kernel(TensorType type, F&& f) {
 }  // namespace
 
 RowDotMultiFn multi_kernel(TensorType type) {
-  return for_block_kernel<RowDotMultiFn>(
-      type, []<typename K>() -> RowDotMultiFn { return multi_rows<K>; });
+  return for_row_kernel<RowDotMultiFn>(type,
+                                       []<typename K>() -> RowDotMultiFn { return multi_rows<K>; });
 }
 
 RowDotFn kernel(TensorType type) {
-  switch (type) {
-    case TensorType::F32:
-      return dot_f32_row;
-    case TensorType::F16:
-      return dot_f16;
-    case TensorType::BF16:
-      return dot_bf16;
-    default:
-      return for_block_kernel<RowDotFn>(type, []<typename K>() -> RowDotFn { return one_row<K>; });
-  }
+  return for_row_kernel<RowDotFn>(type, []<typename K>() -> RowDotFn { return one_row<K>; });
 }
 
 }  // namespace emovec::ops::avx2
