@@ -301,7 +301,7 @@ TEST(Scheduler, ReplyEqualsTheGeneratorsAlone) {
 // With cache_prompt, a conversation's next turn takes the keys and values its earlier turn left
 // and evaluates only the rest, as Generator does across turns (the same positions re-used, the
 // same reply); steered positions are not re-used; without cache_prompt nothing is; the cache
-// keeps at most max_parallel sequences, the oldest dropped.
+// keeps at most max_parallel sequences (or prompt_cache when set), the oldest dropped.
 TEST(Scheduler, PromptCacheRepliesAsGeneratorAcrossTurns) {
   Engine engine(smollm2(), invariant());
   const std::shared_ptr<const Steering> all_positions = mix("sadness=2", SteeringPositions::All);
@@ -310,6 +310,7 @@ TEST(Scheduler, PromptCacheRepliesAsGeneratorAcrossTurns) {
     std::shared_ptr<const Steering> turn1, turn2;
     bool cache_prompt = true;
     const char* evicted_by = nullptr;  // a question asked in between, by another client
+    int prompt_cache = -1;             // SchedulerOptions::prompt_cache
   };
   const std::vector<Case> cases = {
       {"unsteered", nullptr, nullptr},
@@ -317,14 +318,19 @@ TEST(Scheduler, PromptCacheRepliesAsGeneratorAcrossTurns) {
       {"unsteered, then all positions", nullptr, all_positions},
       {"without cache_prompt", nullptr, nullptr, false},
       {"evicted", nullptr, nullptr, true, "Did you see the game last night?"},
+      {"kept beside another (prompt cache of 2)", nullptr, nullptr, true,
+       "Did you see the game last night?", 2},
+      {"nothing kept (prompt cache of 0)", nullptr, nullptr, true, nullptr, 0},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    Scheduler scheduler(engine, {.max_parallel = 1});
+    Scheduler scheduler(engine, {.max_parallel = 1, .prompt_cache = c.prompt_cache});
     Generator g(engine);
     uint64_t from_cache = 0;
+    // `alone`: the Generator (one cached sequence) sees this turn too; the other client's
+    // question is kept from it when the scheduler's cache holds two sequences.
     const auto turn = [&](const std::vector<int32_t>& prompt,
-                          const std::shared_ptr<const Steering>& steering) {
+                          const std::shared_ptr<const Steering>& steering, bool alone = true) {
       JobRequest r;
       r.prompt = prompt;
       r.options.n_predict = 12;
@@ -332,6 +338,8 @@ TEST(Scheduler, PromptCacheRepliesAsGeneratorAcrossTurns) {
       r.steering = steering;
       r.cache_prompt = c.cache_prompt;
       const GenerateResult got = scheduler.submit(r)->wait_result();
+      from_cache += static_cast<uint64_t>(got.n_cached);
+      if (!alone) return got;
       std::unique_ptr<SteeringHook> hook;
       if (steering) hook = std::make_unique<SteeringHook>(*steering);
       GenerateOptions o = r.options;
@@ -339,8 +347,7 @@ TEST(Scheduler, PromptCacheRepliesAsGeneratorAcrossTurns) {
       const GenerateResult want = g.run(prompt, o);
       EXPECT_EQ(got.tokens, want.tokens);
       EXPECT_EQ(got.n_cached + got.n_prompt, static_cast<int64_t>(prompt.size()));
-      from_cache += static_cast<uint64_t>(got.n_cached);
-      if (c.cache_prompt) {
+      if (c.cache_prompt && c.prompt_cache != 0) {
         EXPECT_EQ(got.n_cached, want.n_cached);
       } else {
         EXPECT_EQ(got.n_cached, 0);
@@ -351,18 +358,18 @@ TEST(Scheduler, PromptCacheRepliesAsGeneratorAcrossTurns) {
     const std::vector<int32_t> p1 = tokenize_chat(smollm2(), {first});
     const GenerateResult r1 = turn(p1, c.turn1);
     EXPECT_EQ(r1.n_cached, 0);
-    if (c.evicted_by != nullptr) turn(chat(c.evicted_by), nullptr);
+    if (c.evicted_by != nullptr) turn(chat(c.evicted_by), nullptr, c.prompt_cache < 2);
     const std::vector<int32_t> p2 = tokenize_chat(
         smollm2(), {first, ChatMessage{"assistant", r1.text}, ChatMessage{"user", "Why?"}});
     const GenerateResult r2 = turn(p2, c.turn2);
     std::printf("%s: %lld of %zu prompt tokens from the cache\n", c.name,
                 static_cast<long long>(r2.n_cached), p2.size());
     const auto n1 = static_cast<int64_t>(p1.size());
-    if (c.turn2 == all_positions || !c.cache_prompt) {
+    if (c.turn2 == all_positions || !c.cache_prompt || c.prompt_cache == 0) {
       EXPECT_EQ(r2.n_cached, 0);
     } else if (c.turn1 || c.turn2) {
       EXPECT_EQ(r2.n_cached, n1 - 1);  // the first turn's last prompt token was steered
-    } else if (c.evicted_by != nullptr) {
+    } else if (c.evicted_by != nullptr && c.prompt_cache < 2) {
       EXPECT_GT(r2.n_cached, 0);  // the chat template's start, shared with the other question
       EXPECT_LT(r2.n_cached, n1 - 8);
     } else {

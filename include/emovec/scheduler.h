@@ -21,11 +21,12 @@
 namespace emovec {
 
 struct SchedulerOptions {
-  int max_parallel = 4;  // sequences decoded together
-  int max_queue = 64;    // jobs waiting for a slot beyond those; more are refused
+  int max_parallel = 4;   // sequences decoded together
+  int max_queue = 64;     // jobs waiting for a slot beyond those; more are refused
+  int prompt_cache = -1;  // finished sequences the prompt cache keeps (-1: max_parallel; 0: none)
 };
 // Prompt cache: a job with cache_prompt leaves its sequence (prompt and reply) cached when it
-// ends, up to max_parallel sequences, the least recently used dropped first; a later job with
+// ends, up to prompt_cache sequences, the least recently used dropped first; a later job with
 // cache_prompt takes the one it shares the longest prefix with and evaluates only the rest (a
 // conversation's next turn re-evaluates only the new messages). Positions that steering changed,
 // and everything after them, are never re-used (ActivationHook::first_position_seen), so a

@@ -243,8 +243,10 @@ struct Scheduler::Impl {
     }
   }
 
-  // The cached sequence whose positions the slot's prompt can re-use most of, if any, becomes
-  // the slot's, cut to those positions.
+  // The cached sequence whose positions the slot's prompt can re-use most of, if any: a prompt
+  // that continues it (re-uses at least half of its positions) takes it over, cut to those
+  // positions; one that shares less (another conversation that starts with the same chat
+  // template) gets a copy of the shared positions, and the cached sequence stays for its own.
   void take_cached(Slot& s) {
     const std::vector<int32_t>& prompt = s.job.request.prompt;
     int64_t best = 0;
@@ -258,9 +260,14 @@ struct Scheduler::Impl {
       }
     }
     if (at == cache.size()) return;
-    s.sequence = cache[at].sequence;
-    cache.erase(cache.begin() + static_cast<std::ptrdiff_t>(at));
-    engine.truncate(s.sequence, best);
+    if (2 * best >= static_cast<int64_t>(cache[at].tokens.size())) {
+      s.sequence = cache[at].sequence;
+      cache.erase(cache.begin() + static_cast<std::ptrdiff_t>(at));
+      engine.truncate(s.sequence, best);
+    } else {
+      s.sequence = engine.fork_sequence(cache[at].sequence, best);
+      cache[at].stored = ++cache_clock;  // used just now
+    }
     s.prefilled = s.reused = best;
     prompt_tokens_cached += static_cast<uint64_t>(best);
   }
@@ -271,12 +278,15 @@ struct Scheduler::Impl {
     const int64_t length = engine.sequence_length(s.sequence);
     const int64_t unhooked = detail::unhooked_after(
         length, s.reused, static_cast<int64_t>(s.job.request.prompt.size()), s.hook.get());
-    if (tokens.empty() || length > static_cast<int64_t>(tokens.size()) || unhooked <= 0) {
+    const size_t limit =
+        static_cast<size_t>(options.prompt_cache < 0 ? options.max_parallel : options.prompt_cache);
+    if (tokens.empty() || length > static_cast<int64_t>(tokens.size()) || unhooked <= 0 ||
+        limit == 0) {
       engine.free_sequence(s.sequence);
     } else {
       tokens.resize(static_cast<size_t>(length));
       cache.push_back({s.sequence, std::move(tokens), unhooked, ++cache_clock});
-      if (static_cast<int>(cache.size()) > options.max_parallel) {
+      if (cache.size() > limit) {
         const auto oldest =
             std::min_element(cache.begin(), cache.end(),
                              [](const Cached& a, const Cached& b) { return a.stored < b.stored; });
@@ -358,6 +368,9 @@ struct Scheduler::Impl {
 Scheduler::Scheduler(Engine& engine, SchedulerOptions options) : options_(options) {
   if (options_.max_parallel < 1) throw Error("the scheduler needs at least one parallel slot");
   if (options_.max_queue < 0) throw Error("the scheduler's queue length cannot be negative");
+  if (options_.prompt_cache < -1) {
+    throw Error("the prompt cache's size must be -1 (the parallel slots), 0 (none) or positive");
+  }
   impl_ = std::make_unique<Impl>(engine, options_);
 }
 

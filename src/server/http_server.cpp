@@ -193,7 +193,8 @@ class HttpServer {
         engine_(engine),
         options_(options),
         store_(model.hparams().n_layer, model.hparams().n_embd),
-        scheduler_(engine, SchedulerOptions{options.max_parallel, options.max_queue}) {
+        scheduler_(engine, SchedulerOptions{options.max_parallel, options.max_queue,
+                                            options.prompt_cache}) {
     for (NamedVector& v : vectors) {
       const std::string name = v.vector.emotion;
       store_.add(name, std::move(v));

@@ -24,6 +24,7 @@ struct ServerOptions {
   std::string api_key;  // empty: no authentication
   size_t max_body_bytes = 1 << 20;
   int max_parallel = 4;
+  int prompt_cache = -1;  // finished sequences kept for cache_prompt (-1: max_parallel)
   int max_queue = 64;
   SteeringRequest default_steering;  // for requests without "emotion" / "steering"
 };

@@ -21,6 +21,7 @@ struct ServeFlags {
   int port = 8080;
   int parallel = 4;
   int max_queue = 64;
+  int prompt_cache = -1;
   int64_t ctx = 0;
   int threads = 0;
   std::string api_key;
@@ -43,6 +44,9 @@ void run_serve(const ServeFlags& f) {
   if (f.port < 0 || f.port > 65535) throw Error("--port must be between 0 and 65535");
   if (f.parallel < 1 || f.parallel > 256) throw Error("--parallel must be between 1 and 256");
   if (f.max_queue < 0 || f.max_queue > 4096) throw Error("--max-queue must be between 0 and 4096");
+  if (f.prompt_cache < -1 || f.prompt_cache > 256) {
+    throw Error("--prompt-cache must be -1 (as many as --parallel), 0 (none) or up to 256");
+  }
   if (f.threads < 0 || f.threads > 256) throw Error("--threads must be 0 (all cores) or 1 to 256");
   if (f.ctx < 0) throw Error("--ctx-size must be 0 (the model's) or positive");
   if (f.max_body_bytes < 1024) throw Error("--max-body-bytes must be at least 1024");
@@ -76,6 +80,7 @@ void run_serve(const ServeFlags& f) {
   o.api_key = f.api_key;
   o.max_body_bytes = f.max_body_bytes;
   o.max_parallel = f.parallel;
+  o.prompt_cache = f.prompt_cache;
   o.max_queue = f.max_queue;
   o.default_steering.options.positions = parse_steering_positions(f.positions);
   o.default_steering.options.preserve_norm = f.preserve_norm;
@@ -111,6 +116,10 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--port", f->port, "port (0: any free one)")->capture_default_str();
   cmd->add_option("--parallel", f->parallel, "requests decoded together")->capture_default_str();
   cmd->add_option("--max-queue", f->max_queue, "requests waiting beyond those; more get HTTP 429")
+      ->capture_default_str();
+  cmd->add_option("--prompt-cache", f->prompt_cache,
+                  "finished sequences kept for requests with \"cache_prompt\": true (-1: as "
+                  "many as --parallel; 0: none)")
       ->capture_default_str();
   cmd->add_option("-c,--ctx-size,--ctx", f->ctx,
                   "positions per request (0: the model's, at most 4096)")
