@@ -237,6 +237,26 @@ TEST(CliSteer, CompareAnswersNeutralAndEachEmotionInOneBatch) {
   EXPECT_EQ(json_of(batch_exact)[1]["tokens"], json_of(alone)["tokens"]);
 }
 
+// On the default path too, with the shipped vectors: the README's main job, whose replies must
+// be what `generate --emotion X` prints for each X. (Evaluating the six prompts in one pass
+// gave the same neutral, anger and disgust replies but not the same joy one: steered greedy text
+// follows the last bits of the prompt's sums.)
+TEST(CliSteer, CompareRepliesAreEachMixsReplyAlone) {
+  const std::string prompt = " --chat -p 'How was your weekend?' --temp 0 -n 48 --json";
+  const testing::CommandResult r =
+      run_cli("generate " + kModel + prompt + " --emotion joy=1.25,sadness=1.25 --compare");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = json_of(r);
+  ASSERT_EQ(j.size(), 3u);
+  for (size_t i = 0; i < j.size(); ++i) {
+    const std::string mix = j[i]["emotion"];
+    const testing::CommandResult alone =
+        run_cli("generate " + kModel + prompt + (i == 0 ? "" : " --emotion " + mix));
+    ASSERT_EQ(alone.status, 0) << alone.output;
+    EXPECT_EQ(j[i]["tokens"], json_of(alone)["tokens"]) << mix;
+  }
+}
+
 TEST(CliSteer, ChatChangesTheMixMidConversation) {
   const std::string input = temp_path("chat_input.txt");
   std::ofstream(input) << "/emotion joy=4\nHow was your day?\n/emotion love=1\n/emotion off\n"

@@ -111,11 +111,19 @@ struct GenerateRequest {
   GenerateOptions options;  // options.hook reads or steers this request's sequence only
 };
 
+// How generate_batch evaluates the prompts: all in one forward pass (fewest passes), or each in
+// a pass of its own, as a Generator does alone.
+enum class PromptPasses : uint8_t { Together, Apart };
+
 // Runs requests together, each in its own new sequence, with batched forward passes; results
-// in the requests' order. Each request's result is what a Generator would give it alone (up to
-// the last bits of float32 sums when the batch changes a product's kernel).
+// in the requests' order. Each request's result is what a Generator would give it alone, up to
+// the last bits of float32 sums where the batch changes a product's kernel: prompts evaluated
+// Together go through larger products. With PromptPasses::Apart, and decoding steps computed
+// row by row (fewer than 16 sequences, or an engine made with batch_invariant), the results are
+// a Generator's bit for bit.
 std::vector<GenerateResult> generate_batch(Engine& engine,
-                                           std::span<const GenerateRequest> requests);
+                                           std::span<const GenerateRequest> requests,
+                                           PromptPasses prompts = PromptPasses::Together);
 
 // The prompt's token ids: plain text (with BOS as the tokenizer's rules say), or a conversation
 // rendered with the model's chat template (add_generation_prompt). Throws Error for a model

@@ -188,7 +188,8 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
 }
 
 std::vector<GenerateResult> generate_batch(Engine& engine,
-                                           std::span<const GenerateRequest> requests) {
+                                           std::span<const GenerateRequest> requests,
+                                           PromptPasses prompts) {
   const DecoderModel& model = engine.model();
   const size_t n = requests.size();
   std::vector<GenerateResult> results(n);
@@ -228,7 +229,15 @@ std::vector<GenerateResult> generate_batch(Engine& engine,
     entries[i].hook = r.options.hook;
   }
   const auto t0 = Clock::now();
-  Logits logits = engine.decode(entries);
+  Logits logits;
+  std::vector<Logits> alone;  // PromptPasses::Apart: each prompt's pass, until the first step
+  if (prompts == PromptPasses::Together) {
+    logits = engine.decode(entries);
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      alone.push_back(engine.decode(std::span<const BatchEntry>(&entries[i], 1)));
+    }
+  }
   const double prefill = seconds_since(t0);
   const auto t1 = Clock::now();
   for (size_t i = 0; i < n; ++i) {
@@ -245,7 +254,8 @@ std::vector<GenerateResult> generate_batch(Engine& engine,
     std::vector<size_t> still;
     for (const size_t i : active) {
       State& s = st[i];
-      s.reply->step(logits.last(s.row), engine.sequence_length(s.seq));
+      s.reply->step(alone.empty() ? logits.last(s.row) : alone[i].last(0),
+                    engine.sequence_length(s.seq));
       if (s.reply->done()) continue;
       s.next = s.reply->next_token();
       still.push_back(i);
@@ -260,6 +270,7 @@ std::vector<GenerateResult> generate_batch(Engine& engine,
       s.row = j;
     }
     logits = engine.decode(step);
+    alone.clear();
     active = std::move(still);
   }
   const double decode = seconds_since(t1);

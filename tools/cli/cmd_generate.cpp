@@ -102,6 +102,8 @@ EngineOptions engine_options(const GenerationFlags& f) {
   e.n_ctx = f.ctx;
   e.n_batch = f.batch;
   e.exact = f.exact;
+  // --compare: each reply what the same command without --compare gives for its mix.
+  e.batch_invariant = f.compare;
   apply_cache_flags(f.cache, e);
   return e;
 }
@@ -119,7 +121,9 @@ void print_timings(const GenerateResult& r) {
                r.finish_reason.c_str());
 }
 
-// The prompt answered without steering and once per term of --emotion, in one batch.
+// The prompt answered without steering and once per term of --emotion, decoded in one batch;
+// each prompt is evaluated in a pass of its own, so each reply is, bit for bit, what generate
+// gives alone with that mix.
 void run_compare(const GenerationFlags& f, const GenerateOptions& options,
                  const SteeringSetup& setup, Engine& engine, const std::vector<int32_t>& ids) {
   if (f.steer.emotion.empty()) {
@@ -147,7 +151,7 @@ void run_compare(const GenerationFlags& f, const GenerateOptions& options,
   if (steerings[1]) {
     std::fprintf(stderr, "%s\n", setup.describe(*steerings[1], f.steer.emotion).c_str());
   }
-  const std::vector<GenerateResult> results = generate_batch(engine, requests);
+  const std::vector<GenerateResult> results = generate_batch(engine, requests, PromptPasses::Apart);
   if (f.json) {
     nlohmann::json out = nlohmann::json::array();
     for (size_t i = 0; i < results.size(); ++i) {
