@@ -165,11 +165,9 @@ struct Block32Rows {
 #pragma GCC unroll 8
     for (int t = 0; t < kT; ++t) {
       if constexpr (B::kOffsetScale == 0.0f) {
-        out[t] = hsum(acc[t]);
-      } else if constexpr (B::kOffsetScale == 1.0f) {
-        out[t] = hsum(acc[t]) + offset[t];
+        out[t] = hsum(acc[t]);  // (adding 0 * 0 would turn a sum of -0 into +0)
       } else {
-        out[t] = hsum(acc[t]) + B::kOffsetScale * offset[t];
+        out[t] = hsum(acc[t]) + B::kOffsetScale * offset[t];  // the scale: +1, -8 or -16, exact
       }
     }
   }
