@@ -249,10 +249,12 @@ TEST(FastPath, KQuantHead) {
 }
 
 // A prompt is evaluated in float32 on the fast path too, however it is split: in one pass, in
-// parts of fewer than 16 tokens (a chat turn after its cached prefix; the few-row kernels), or
-// chunked by the engine down to a last part of one token. Its last position's logits are then
-// the exact path's up to float rounding, where int8 activations move them by about 1e-2. A
-// decoding step (one token per entry) still goes through the int8 kernels.
+// parts of fewer than 16 tokens (a chat turn after its cached prefix; the few-row kernels), in
+// a last part of one token marked BatchEntry::prompt (a prompt cached but for its last token),
+// or chunked by the engine down to a last chunk of one token (unmarked: the entry's length
+// decides). Its last position's logits are then the exact path's up to float rounding, where
+// int8 activations move them by about 1e-2. A decoding step (one unmarked token per entry)
+// still goes through the int8 kernels.
 TEST(FastPath, APromptIsEvaluatedInFloat32HoweverItIsSplit) {
   const auto model = DecoderModel::load(testing::model_path("smollm2-135m-instruct"));
   const std::vector<int32_t> prompt = model->tokenizer()->encode(
@@ -263,8 +265,10 @@ TEST(FastPath, APromptIsEvaluatedInFloat32HoweverItIsSplit) {
   const auto part = [&](int64_t a, int64_t b) {
     return std::span<const int32_t>(prompt.data() + a, static_cast<size_t>(b - a));
   };
-  const auto decode = [](Engine& e, SequenceId s, std::span<const int32_t> tokens) {
-    const BatchEntry b{s, tokens};
+  const auto decode = [](Engine& e, SequenceId s, std::span<const int32_t> tokens,
+                         bool is_prompt = false) {
+    BatchEntry b{s, tokens};
+    b.prompt = is_prompt;
     return e.decode(std::span<const BatchEntry>(&b, 1));
   };
   Engine exact(*model, {.n_threads = 2, .n_ctx = 256, .exact = true});
@@ -272,14 +276,14 @@ TEST(FastPath, APromptIsEvaluatedInFloat32HoweverItIsSplit) {
   const Logits le = decode(exact, se, prompt);
   const std::vector<float> reference(le.last(0).begin(), le.last(0).end());
 
-  // Parts of the prompt, each fed in its own call.
-  const auto split_run = [&](Engine& e, std::vector<int64_t> cuts) {
+  // Parts of the prompt, each fed in its own call, marked as a prompt or not.
+  const auto split_run = [&](Engine& e, std::vector<int64_t> cuts, bool mark = true) {
     const SequenceId s = e.new_sequence();
     cuts.push_back(n);
     int64_t from = 0;
     std::vector<float> last;
     for (const int64_t cut : cuts) {
-      const Logits l = decode(e, s, part(from, cut));
+      const Logits l = decode(e, s, part(from, cut), mark);
       from = cut;
       if (cut == n) last.assign(l.last(0).begin(), l.last(0).end());
     }
@@ -289,15 +293,17 @@ TEST(FastPath, APromptIsEvaluatedInFloat32HoweverItIsSplit) {
   const double whole = testing::max_relative_difference(split_run(fast, {}), reference);
   const double tail10 = testing::max_relative_difference(split_run(fast, {n - 10}), reference);
   const double tail2 = testing::max_relative_difference(split_run(fast, {n - 2}), reference);
+  const double last1 = testing::max_relative_difference(split_run(fast, {n - 1}), reference);
   Engine chunked(*model, {.n_threads = 2, .n_ctx = 256, .n_batch = n - 1});  // n - 1, then 1
-  const double tail1 = testing::max_relative_difference(split_run(chunked, {}), reference);
+  const double tail1 = testing::max_relative_difference(split_run(chunked, {}, false), reference);
   std::printf(
       "last prompt position against the exact path: whole %.2g, last 10 apart %.2g, last 2 "
-      "apart %.2g, engine chunks of n - 1 and 1 %.2g\n",
-      whole, tail10, tail2, tail1);
+      "apart %.2g, last 1 apart %.2g, engine chunks of n - 1 and 1 %.2g\n",
+      whole, tail10, tail2, last1, tail1);
   EXPECT_LT(whole, 1e-4);
   EXPECT_LT(tail10, 1e-4);
   EXPECT_LT(tail2, 1e-4);
+  EXPECT_LT(last1, 1e-4);
   EXPECT_LT(tail1, 1e-4);
 
   // The next token, a decoding step, on both paths.

@@ -24,9 +24,9 @@ struct EngineOptions {
   int64_t n_ctx = 0;      // positions per sequence; 0: the model's training context, at most 4096
   int64_t n_batch = 512;  // tokens per forward pass; longer inputs are processed in chunks
   // float32 activations in every product (the path checked against transformers). Otherwise
-  // decoding steps (passes whose every entry is one token) quantise activations to int8 per
-  // block, as llama.cpp does: faster, within the tolerance tests/test_fast_path.cpp measures.
-  // A pass with a prompt or a part of one keeps float32 on both paths, however short.
+  // decoding steps (passes whose every entry is one token, not marked BatchEntry::prompt)
+  // quantise activations to int8 per block, as llama.cpp does: faster, within the tolerance
+  // tests/test_fast_path.cpp measures. A pass with a prompt or a part of one keeps float32.
   bool exact = false;
   // A pass whose entries are all single tokens (a decoding step) computes every row with the
   // per-row kernels, however many sequences it holds, so each sequence's logits are the same
@@ -51,6 +51,10 @@ struct BatchEntry {
   // see this call's last pass as not the last chunk, so a prompt steered at its last position
   // is steered once, as if it had come in one call.
   bool more_follows = false;
+  // The tokens are (part of) a prompt: evaluated in float32 on the fast path too, however few.
+  // An entry of several tokens counts as one anyway; a single token not marked so is a
+  // decoding step's (see EngineOptions::exact).
+  bool prompt = false;
 };
 
 // Logits of one decode call: for each batch entry, its rows in order (none for an entry that

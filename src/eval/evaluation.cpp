@@ -358,6 +358,7 @@ void generate_replies(Engine& engine, const EvalSettings& settings,
       entry.sequence = a->seq;
       entry.tokens = a->prompt;
       entry.hook = o.hook;
+      entry.prompt = true;
       const Logits logits = engine.decode(std::span<const BatchEntry>(&entry, 1));
       if (a->hook) a->hook->on_generation_start(static_cast<int64_t>(a->prompt.size()));
       a->state->step(logits.last(0), engine.sequence_length(a->seq));
@@ -484,6 +485,7 @@ std::vector<TokenNll> reply_nll(Engine& engine, const EvalSettings& s, const Rep
         BatchEntry entry;
         entry.sequence = prompt_seq.get();
         entry.tokens = prompt;
+        entry.prompt = true;
         const Logits logits = engine.decode(std::span<const BatchEntry>(&entry, 1));
         first_logits.assign(logits.last(0).begin(), logits.last(0).end());
         prompt_query = r->key.query_id;
@@ -500,6 +502,7 @@ std::vector<TokenNll> reply_nll(Engine& engine, const EvalSettings& s, const Rep
         entry.sequence = reply_seq.get();
         entry.tokens = std::span<const int32_t>(r->tokens).first(static_cast<size_t>(n - 1));
         entry.all_logits = true;
+        entry.prompt = true;  // text read, not generated: float32 even for one token
         const Logits logits = engine.decode(std::span<const BatchEntry>(&entry, 1));
         for (int64_t i = 1; i < n; ++i) {
           t.sum += negative_log_likelihood(logits.row(0, i - 1), r->tokens[static_cast<size_t>(i)]);

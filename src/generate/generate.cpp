@@ -162,6 +162,7 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
   entry.sequence = sequence_;
   entry.tokens = prompt.subspan(common);
   entry.hook = options.hook;
+  entry.prompt = true;
   Logits logits = engine_.decode(std::span<const BatchEntry>(&entry, 1));
   cached_.assign(prompt.begin(), prompt.end());
   const double prefill_seconds = seconds_since(t0);
@@ -174,6 +175,7 @@ GenerateResult Generator::run(std::span<const int32_t> prompt, const GenerateOpt
     if (reply.done()) break;
     const int32_t next = reply.next_token();
     entry.tokens = std::span<const int32_t>(&next, 1);
+    entry.prompt = false;  // a decoding step
     logits = engine_.decode(std::span<const BatchEntry>(&entry, 1));
     cached_.push_back(next);
   }
@@ -227,6 +229,7 @@ std::vector<GenerateResult> generate_batch(Engine& engine,
     entries[i].sequence = st[i].seq;
     entries[i].tokens = r.prompt;
     entries[i].hook = r.options.hook;
+    entries[i].prompt = true;
   }
   const auto t0 = Clock::now();
   Logits logits;

@@ -43,6 +43,7 @@ PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int
     entry.sequence = seq;
     entry.tokens = ids;
     entry.all_logits = true;
+    entry.prompt = true;
     Logits logits;
     try {
       logits = engine.decode(std::span<const BatchEntry>(&entry, 1));

@@ -199,14 +199,12 @@ struct Scheduler::Impl {
         if (s.sequence == 0) s.sequence = engine.new_sequence();
       }
       const auto total = static_cast<int64_t>(prompt.size());
-      int64_t n = std::min<int64_t>(kPromptPart, total - s.prefilled);
-      // Never a last part of one token: the engine would take it for a decoding step and
-      // quantise its activations (a prompt's passes stay float32).
-      if (total - s.prefilled - n == 1) --n;
+      const int64_t n = std::min<int64_t>(kPromptPart, total - s.prefilled);
       BatchEntry b;
       b.sequence = s.sequence;
       b.tokens = std::span<const int32_t>(prompt.data() + s.prefilled, static_cast<size_t>(n));
       b.hook = s.hook.get();
+      b.prompt = true;
       const bool last = s.prefilled + n == total;
       b.logits = last;
       b.more_follows = !last;

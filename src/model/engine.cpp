@@ -47,7 +47,7 @@ struct Slice {
   bool last_chunk = false;  // ... and the input ends there (BatchEntry::more_follows unset)
   bool logits = false;      // needs logits for its rows (all, or only the last)
   bool all_logits = false;
-  bool one_token = false;  // the entry is a single token (a decoding step's)
+  bool decoding = false;  // a decoding step's token: an entry of one, not marked as a prompt
   ActivationHook* hook = nullptr;
 };
 
@@ -318,9 +318,9 @@ struct Engine::Impl {
     // A decoding step (every entry one token) quantises activations on the fast path; a pass
     // with a prompt, or a part of one, keeps float32 throughout, whatever its length, so a
     // reply's first token is sampled from the same logits whether its prompt came in one pass,
-    // in parts or after a cached prefix. (A one-token prompt is a decoding step.)
+    // in parts or after a cached prefix.
     bool decoding_step = true;
-    for (const Slice& s : slices) decoding_step = decoding_step && s.one_token;
+    for (const Slice& s : slices) decoding_step = decoding_step && s.decoding;
     const bool exact = options.exact || !decoding_step;
     const auto fast = exact ? ops::Activations::Float : ops::Activations::Int8;
     const bool per_row = options.batch_invariant && decoding_step;
@@ -606,7 +606,7 @@ Logits Engine::decode(std::span<const BatchEntry> batch) {
       s.last_chunk = s.last && !b.more_follows;
       s.all_logits = b.logits && b.all_logits;
       s.logits = b.logits && (b.all_logits || s.last);
-      s.one_token = n == 1;
+      s.decoding = n == 1 && !b.prompt;
       s.hook = b.hook;
       if (s.all_logits) {
         for (int64_t i = 0; i < s.n; ++i) out_rows.push_back(out.row_start_[e] + done[e] + i);
