@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -154,56 +153,6 @@ TEST(Q16Dot, MultiRowKernelsEqualTheOneRowKernelBitForBit) {
       }
     }
   }
-}
-
-// Single-thread ns per 1536-element row (an output-head row) over 256 rows that stay in cache:
-// the float kernel, the int16 one, and the int16 one per row of four.
-TEST(Q16Dot, MicroBenchmark) {
-  constexpr int64_t kN = 1536, kRows = 256;
-  std::mt19937 rng(1);
-  const std::vector<float> x = random_activations(4 * kN, rng);
-  std::vector<float> sums(kN / 32);
-  block_sums_32(x.data(), kN, sums.data());
-  Q16Activation a;
-  quantize_activation16_rows(x.data(), kN, 4, kN, a);
-  auto ns_per_row = [](auto&& run_all_rows) { return best_ns_per_row(kRows, run_all_rows); };
-  volatile float sink = 0;
-  std::printf("%-6s %10s %10s %8s %16s\n", "type", "float ns", "q16 ns", "speedup",
-              "q16 x4 ns/token");
-  for (TensorType type : kTypes) {
-    const int64_t row_bytes = kN / traits(type).block_elements * traits(type).block_bytes;
-    std::vector<uint8_t> rows;
-    for (int64_t r = 0; r < kRows; ++r) {
-      const std::vector<uint8_t> row = random_row(type, kN, rng);
-      rows.insert(rows.end(), row.begin(), row.end());
-    }
-    const RowDotFn float_dot = row_dot_kernel(type);
-    const Q16DotFn q16 = q16_dot_kernel(type);
-    const Q16DotMultiFn multi = q16_dot_multi_kernel(type);
-    const double float_ns = ns_per_row([&] {
-      float s = 0;
-      for (int64_t r = 0; r < kRows; ++r)
-        s += float_dot(rows.data() + r * row_bytes, x.data(), sums.data(), kN);
-      sink = s;
-    });
-    const double q16_ns = ns_per_row([&] {
-      float s = 0;
-      for (int64_t r = 0; r < kRows; ++r) s += q16(rows.data() + r * row_bytes, a, 0, kN);
-      sink = s;
-    });
-    const double multi_ns =
-        multi == nullptr ? 0.0 : ns_per_row([&] {
-                                   float s = 0, out[4];
-                                   for (int64_t r = 0; r < kRows; ++r) {
-                                     multi(rows.data() + r * row_bytes, a, 0, kN / 32, kN, 4, out);
-                                     s += out[3];
-                                   }
-                                   sink = s;
-                                 }) / 4;
-    std::printf("%-6s %10.0f %10.0f %7.2fx %16.0f\n", std::string(tensor_type_name(type)).c_str(),
-                float_ns, q16_ns, float_ns / q16_ns, multi_ns);
-  }
-  (void)sink;
 }
 
 }  // namespace

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -248,52 +246,6 @@ TEST(RowDot, FloatWeightMultiRowKernelsEqualTheOneRowKernelBitForBit) {
       }
     }
   }
-}
-
-// Single-thread ns per 4096-element row: the float kernel (row_dot_kernel) and the int8 one,
-// over 64 rows that stay in cache, so it measures compute rather than memory bandwidth.
-TEST(Q8Dot, MicroBenchmark) {
-  constexpr int64_t kN = 4096, kRows = 64;
-  std::mt19937 rng(1);
-  const std::vector<float> x = random_activations(kN, rng);
-  std::vector<float> sums(kN / 32);
-  block_sums_32(x.data(), kN, sums.data());
-  Q8Activation a;
-  auto ns_per_row = [](auto&& run_all_rows) { return best_ns_per_row(kRows, run_all_rows); };
-
-  volatile float sink = 0;
-  const double quantize_ns = ns_per_row([&] {
-    for (int64_t r = 0; r < kRows; ++r) quantize_activation(x.data(), kN, a);
-    sink = a.d[0];
-  });
-  std::printf("avx2: %s\nquantize_activation: %.0f ns per %lld values\n",
-              cpu_has_avx2() ? "yes" : "no", quantize_ns, static_cast<long long>(kN));
-  std::printf("%-6s %12s %12s %8s\n", "type", "float ns", "q8 ns", "speedup");
-  for (TensorType type : kTypes) {
-    const int64_t row_bytes = kN / traits(type).block_elements * traits(type).block_bytes;
-    std::vector<uint8_t> rows;
-    for (int64_t r = 0; r < kRows; ++r) {
-      const std::vector<uint8_t> row = random_row(type, kN, rng);
-      rows.insert(rows.end(), row.begin(), row.end());
-    }
-    const RowDotFn float_dot = row_dot_kernel(type);
-    const Q8DotFn q8_dot = q8_dot_kernel(type);
-    ASSERT_NE(q8_dot, nullptr);
-    const double float_ns = float_dot == nullptr ? 0.0 : ns_per_row([&] {
-      float s = 0;
-      for (int64_t r = 0; r < kRows; ++r)
-        s += float_dot(rows.data() + r * row_bytes, x.data(), sums.data(), kN);
-      sink = s;
-    });
-    const double q8_ns = ns_per_row([&] {
-      float s = 0;
-      for (int64_t r = 0; r < kRows; ++r) s += q8_dot(rows.data() + r * row_bytes, a, 0, kN);
-      sink = s;
-    });
-    std::printf("%-6s %12.0f %12.0f %7.2fx\n", std::string(tensor_type_name(type)).c_str(),
-                float_ns, q8_ns, float_ns > 0 ? float_ns / q8_ns : 0.0);
-  }
-  (void)sink;
 }
 
 }  // namespace

@@ -1,9 +1,8 @@
-// Random quantised weight rows and transformer-like activations for the dot-kernel tests, and
-// their micro-benchmark timer.
+// Random quantised weight rows and transformer-like activations for the dot-kernel tests and
+// bench/kernel_bench.cpp.
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -72,26 +71,6 @@ inline std::vector<float> dequantized(TensorType type, const std::vector<uint8_t
   std::vector<float> w(static_cast<size_t>(n));
   dequantize(type, row.data(), w.data(), n);
   return w;
-}
-
-// Nanoseconds per row of `run_all_rows`, which processes `rows` rows: the best of five repeats of
-// at least 10 ms each.
-template <typename Run>
-double best_ns_per_row(int64_t rows, Run&& run_all_rows) {
-  using Clock = std::chrono::steady_clock;
-  double best = 1e30;
-  for (int rep = 0; rep < 5; ++rep) {
-    int iters = 0;
-    const auto start = Clock::now();
-    double elapsed = 0;
-    do {
-      run_all_rows();
-      ++iters;
-      elapsed = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
-    } while (elapsed < 1e7);
-    best = std::min(best, elapsed / (iters * static_cast<double>(rows)));
-  }
-  return best;
 }
 
 }  // namespace emovec::ops
