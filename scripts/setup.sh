@@ -4,8 +4,10 @@
 #
 #   bash scripts/setup.sh [--golden] [--peer]
 #
-# --golden also installs the reference implementations (transformers, tokenizers, torch) that the
-# scripts in tools/golden/ use to regenerate golden files; tests do not need them.
+# --golden also installs the reference implementations (sentence-transformers, nade, scikit-learn
+# and the rest of tools/requirements-golden.txt) that the scripts in tools/golden/ use to
+# regenerate golden files; tests do not need them. (torch, transformers and accelerate are in
+# tools/requirements.txt: a test extracts vectors with them beside emovec.)
 # --peer also installs llama.cpp (llama-cpp-python, compiled from source: several minutes), the
 # peer implementation that tools/peer/ compares emovec with; never an emovec dependency.
 # Environment: EMOVEC_CACHE_DIR (default ~/.cache/emovec), EMOVEC_MODELS_DIR (default
