@@ -28,7 +28,10 @@ STAMP = ".emovec-verified.json"
 
 def default_models_dir() -> Path:
     env = os.environ.get("EMOVEC_MODELS_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "emovec" / "models"
+    if env:
+        return Path(env)
+    cache = os.environ.get("EMOVEC_CACHE_DIR")
+    return Path(cache) / "models" if cache else Path.home() / ".cache" / "emovec" / "models"
 
 
 def sha256_of(path: Path) -> str:

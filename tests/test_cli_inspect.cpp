@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "emovec/model_registry.h"
@@ -87,6 +88,29 @@ TEST(CliModels, ListsEveryShippedModelAsFetched) {
   ASSERT_EQ(got.size(), shipped_models().size());
   for (const auto& m : got) {
     EXPECT_TRUE(m["fetched"].get<bool>()) << m["name"];
+  }
+}
+
+// The models folder follows the set-up's variables: EMOVEC_MODELS_DIR first, then
+// EMOVEC_CACHE_DIR/models. A cache that does not exist lists every model as not fetched, there.
+TEST(CliModels, FolderFollowsTheCacheVariables) {
+  const std::string cache =
+      (std::filesystem::temp_directory_path() / "emovec_cache_never_made").string();
+  const CommandResult r = testing::run_shell("env -u EMOVEC_MODELS_DIR EMOVEC_CACHE_DIR=" + cache +
+                                             " " EMOVEC_CLI " models --json 2>&1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json got = nlohmann::json::parse(r.output);
+  ASSERT_EQ(got.size(), shipped_models().size());
+  for (const auto& m : got) {
+    EXPECT_FALSE(m["fetched"].get<bool>()) << m["name"];
+    EXPECT_EQ(m["path"].get<std::string>().rfind(cache + "/models/", 0), 0u) << m;
+  }
+  const CommandResult both =
+      testing::run_shell("EMOVEC_MODELS_DIR=" + cache + "/elsewhere EMOVEC_CACHE_DIR=" + cache +
+                         " " EMOVEC_CLI " models --json 2>&1");
+  ASSERT_EQ(both.status, 0) << both.output;
+  for (const auto& m : nlohmann::json::parse(both.output)) {
+    EXPECT_EQ(m["path"].get<std::string>().rfind(cache + "/elsewhere/", 0), 0u) << m;
   }
 }
 

@@ -41,7 +41,8 @@ const ShippedModel& default_model();
 // The largest shipped chat model: the emotion judge's default (it reads emotions best).
 const ShippedModel& default_judge_model();
 
-// $EMOVEC_MODELS_DIR, else $HOME/.cache/emovec/models.
+// $EMOVEC_MODELS_DIR, else $EMOVEC_CACHE_DIR/models, else $HOME/.cache/emovec/models (where
+// scripts/setup.sh fetches them, with the same variables).
 std::string models_dir();
 std::string model_location(const ShippedModel& model);
 // Present in the cache with the recorded size (checksums are verified by the set-up).

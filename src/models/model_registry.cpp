@@ -82,6 +82,10 @@ std::string models_dir() {
   if (const char* dir = std::getenv("EMOVEC_MODELS_DIR"); dir != nullptr && *dir != '\0') {
     return dir;
   }
+  // The set-up's cache (scripts/setup.sh puts the models there too).
+  if (const char* dir = std::getenv("EMOVEC_CACHE_DIR"); dir != nullptr && *dir != '\0') {
+    return std::string(dir) + "/models";
+  }
   const char* home = std::getenv("HOME");
   return std::string(home != nullptr ? home : ".") + "/.cache/emovec/models";
 }

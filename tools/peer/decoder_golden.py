@@ -10,12 +10,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def shipped_model_path(name):
-    """The fetched GGUF file of shipped model NAME (models/models.json, EMOVEC_MODELS_DIR)."""
+    """The fetched GGUF file of shipped model NAME (models/models.json, EMOVEC_MODELS_DIR or EMOVEC_CACHE_DIR)."""
     models = json.load(open(os.path.join(ROOT, "models", "models.json")))["models"]
     entry = next((m for m in models if m["name"] == name), None)
     if entry is None:
         raise SystemExit(f"unknown model {name!r}")
-    models_dir = os.environ.get("EMOVEC_MODELS_DIR", os.path.expanduser("~/.cache/emovec/models"))
+    cache = os.environ.get("EMOVEC_CACHE_DIR") or os.path.expanduser("~/.cache/emovec")
+    models_dir = os.environ.get("EMOVEC_MODELS_DIR") or os.path.join(cache, "models")
     return os.path.join(models_dir, entry["path"])
 
 
