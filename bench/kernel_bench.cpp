@@ -163,17 +163,22 @@ double block_ns(const RowCall& call, int count, const std::vector<uint8_t>& w, i
   return median(ns);
 }
 
+// Bytes of one weight row of `type` with `cols` values.
+int64_t row_bytes_of(TensorType type, int64_t cols) {
+  return cols / emovec::traits(type).block_elements * emovec::traits(type).block_bytes;
+}
+
+// One table: a line per type, with as many weight rows as `rows_for(row_bytes)` says.
 void print_table(const char* title, const std::vector<TensorType>& types, const Activations& a,
-                 int64_t rows_for(TensorType), int repeat) {
+                 const std::function<int64_t(int64_t row_bytes)>& rows_for, int repeat) {
   std::printf("\n%s\n\n| type |", title);
   for (const Column& c : kColumns) std::printf(" %s |", c.title);
   std::printf("\n|---|");
   for (size_t i = 0; i < std::size(kColumns); ++i) std::printf("---:|");
   std::printf("\n");
   for (const TensorType type : types) {
-    const int64_t row_bytes =
-        a.cols / emovec::traits(type).block_elements * emovec::traits(type).block_bytes;
-    const std::vector<uint8_t> w = weight_rows(type, a.cols, rows_for(type));
+    const int64_t row_bytes = row_bytes_of(type, a.cols);
+    const std::vector<uint8_t> w = weight_rows(type, a.cols, rows_for(row_bytes));
     std::printf("| %s |", std::string(emovec::tensor_type_name(type)).c_str());
     for (int c = 0; c < static_cast<int>(std::size(kColumns)); ++c) {
       const std::optional<RowCall> call = column_kernel(c, type, a);
@@ -188,35 +193,27 @@ void print_table(const char* title, const std::vector<TensorType>& types, const 
   }
 }
 
-int64_t g_cache_rows = 64;
-int64_t g_memory_bytes = int64_t{256} << 20;
-int64_t g_cols = 1024;
-
-int64_t cache_rows(TensorType) { return g_cache_rows; }
-int64_t memory_rows(TensorType type) {
-  const int64_t row_bytes =
-      g_cols / emovec::traits(type).block_elements * emovec::traits(type).block_bytes;
-  return (g_memory_bytes + row_bytes - 1) / row_bytes;
-}
+constexpr int64_t kCacheRows = 64;
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"emovec_kernel_bench: dot-product kernels per weight type, one thread"};
   std::vector<std::string> type_names;
+  int64_t cols = 1024;
   int repeat = 7;
   int memory_mib = 256;
   app.add_option("--types", type_names, "weight types (default: every type with a kernel)")
       ->delimiter(',');
-  app.add_option("--cols", g_cols, "values per weight row (a multiple of 256)")
+  app.add_option("--cols", cols, "values per weight row (a multiple of 256)")
       ->check(CLI::Range(int64_t{256}, int64_t{1} << 16));
   app.add_option("--memory-mib", memory_mib, "weights read per pass in the from-memory table")
       ->check(CLI::Range(16, 4096));
   app.add_option("--repeat", repeat, "repeats (the median is shown)")->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
-  if (g_cols % 256 != 0) {
+  if (cols % 256 != 0) {
     std::fprintf(stderr, "error: --cols %lld is not a multiple of 256\n",
-                 static_cast<long long>(g_cols));
+                 static_cast<long long>(cols));
     return 1;
   }
   std::vector<TensorType> types;
@@ -237,16 +234,22 @@ int main(int argc, char** argv) {
     }
   }
   if (types.empty()) types.assign(std::begin(kAllTypes), std::end(kAllTypes));
-  g_memory_bytes = int64_t{memory_mib} << 20;
+  const int64_t memory_bytes = int64_t{memory_mib} << 20;
 
-  const Activations a(g_cols);
+  const Activations a(cols);
   std::printf(
       "emovec kernels, one thread, AVX2 %s; rows of %lld values; ns per 32-value block "
       "and activation row, median of %d\n",
-      ops::cpu_has_avx2() ? "yes" : "no", static_cast<long long>(g_cols), repeat);
-  print_table("Weights in cache (64 rows)", types, a, cache_rows, repeat);
+      ops::cpu_has_avx2() ? "yes" : "no", static_cast<long long>(cols), repeat);
   char title[96];
+  std::snprintf(title, sizeof title, "Weights in cache (%lld rows)",
+                static_cast<long long>(kCacheRows));
+  print_table(
+      title, types, a, [](int64_t) { return kCacheRows; }, repeat);
   std::snprintf(title, sizeof title, "Weights from memory (%d MiB per pass)", memory_mib);
-  print_table(title, types, a, memory_rows, repeat);
+  print_table(
+      title, types, a,
+      [memory_bytes](int64_t row_bytes) { return (memory_bytes + row_bytes - 1) / row_bytes; },
+      repeat);
   return 0;
 }

@@ -10,7 +10,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def shipped_model_path(name):
-    """The fetched GGUF file of shipped model NAME (models/models.json, EMOVEC_MODELS_DIR or EMOVEC_CACHE_DIR)."""
+    """The fetched GGUF file of shipped model NAME (models/models.json), in EMOVEC_MODELS_DIR,
+    else EMOVEC_CACHE_DIR/models, else ~/.cache/emovec/models."""
     models = json.load(open(os.path.join(ROOT, "models", "models.json")))["models"]
     entry = next((m for m in models if m["name"] == name), None)
     if entry is None:
